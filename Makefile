@@ -1,0 +1,25 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Where MNIST lives (torchvision layout); downloaded there on first use when the network allows.
+export MNIST_DIR ?= data
+
+.PHONY: demo train test clean
+
+$(VENV)/installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/installed
+	$(PY) train_all.py
+
+train: $(VENV)/installed
+	$(PY) train_all.py $(ARGS)
+
+test: $(VENV)/installed
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,71 @@
+"""Self-describing checkpoints: <name>.safetensors (weights) + <name>.json (metadata), written atomically.
+
+Nothing is ever unpickled. The JSON records the weights' sha256, so a half-replaced or corrupt pair is
+caught on load and reported with the file and the fix.
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .models import create_model
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def paths(name, directory):
+    directory = Path(directory)
+    return directory / f"{name}.safetensors", directory / f"{name}.json"
+
+
+def _atomic_write(path, write):
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)  # a run killed before this line leaves the previous file untouched
+
+
+def save_checkpoint(model, metadata, directory):
+    weights_path, meta_path = paths(metadata["name"], directory)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic_write(weights_path, lambda p: save_file(state, str(p)))
+    metadata = {**metadata, "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest()}
+    _atomic_write(meta_path, lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))
+    return metadata
+
+
+def read_metadata(name, directory="checkpoints"):
+    _, meta_path = paths(name, directory)
+    fix = f"run `python train_all.py --models {name}` to (re)create it"
+    if not meta_path.exists():
+        raise CheckpointError(f"{meta_path}: missing; {fix}")
+    try:
+        return json.loads(meta_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{meta_path}: not valid JSON ({e}); {fix}") from None
+
+
+def load_model(name, checkpoint_dir="checkpoints"):
+    """-> (model in eval mode on the CPU, metadata dict)."""
+    weights_path, _ = paths(name, checkpoint_dir)
+    fix = f"run `python train_all.py --models {name}` to (re)create it"
+    metadata = read_metadata(name, checkpoint_dir)
+    if not weights_path.exists():
+        raise CheckpointError(f"{weights_path}: missing; {fix}")
+    data = weights_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != metadata.get("weights_sha256"):
+        raise CheckpointError(f"{weights_path}: does not match the sha256 in its .json (corrupt or "
+                              f"from another run); {fix}")
+    model = create_model(name)
+    try:
+        model.load_state_dict(load_file(str(weights_path)))
+    except Exception as e:
+        raise CheckpointError(f"{weights_path}: does not fit model {name!r} ({e}); {fix}") from None
+    return model.eval(), metadata

@@ -1,0 +1,51 @@
+"""train_all.py end to end on a small subset of real MNIST, into a temporary folder."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mnist_models import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_train_all(*args):
+    return subprocess.run([sys.executable, "train_all.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_train_all_smoke(tmp_path):
+    out = tmp_path / "ck"
+    result = run_train_all("--device", "cpu", "--models", "mlp-128,lenet5", "--epochs", "2",
+                           "--train-limit", "3000", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "model" in result.stdout and "mlp-128" in result.stdout and "lenet5" in result.stdout
+    for name in ("mlp-128", "lenet5"):
+        meta = json.loads((out / f"{name}.json").read_text())
+        for key in ("name", "parameters", "test_accuracy", "test_loss", "best_epoch", "epochs", "train_seconds",
+                    "device", "torch_version", "seed", "recipe", "history", "test_set_sha256"):
+            assert key in meta, key
+        assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["train_images"] == 3000
+        assert 1 <= meta["best_epoch"] <= 2
+        assert set(meta["history"][0]) == {"epoch", "train_loss", "valid_loss", "valid_accuracy"}
+        assert meta["test_set_sha256"]["t10k-labels-idx1-ubyte"] == (
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")
+        load_model(name, out)
+    # even two epochs on 3,000 images should learn something
+    assert json.loads((out / "mlp-128.json").read_text())["test_accuracy"] > 0.5
+
+
+def test_train_all_rejects_unknown_model(tmp_path):
+    result = run_train_all("--models", "nope", "--out", str(tmp_path))
+    assert result.returncode != 0 and "valid names" in result.stderr
+
+
+def test_train_all_missing_data_says_where(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_DIR"}
+    result = subprocess.run([sys.executable, "train_all.py", "--data-dir", str(tmp_path / "nowhere"),
+                             "--out", str(tmp_path), "--models", "mlp-128"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env={**env, "no_proxy": "*", "https_proxy": "http://127.0.0.1:9"})
+    assert result.returncode != 0
+    assert "nowhere/MNIST/raw" in result.stderr and "MNIST_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
