@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Where MNIST lives (torchvision layout); downloaded there on first use when the network allows.
 export MNIST_DIR ?= data
 
-.PHONY: demo train test clean
+.PHONY: demo train test chromium clean
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,18 @@ $(VENV)/installed: requirements.txt requirements-dev.txt
 	touch $@
 
 demo: $(VENV)/installed
-	$(PY) train_all.py
+	$(PY) demo.py
 
 train: $(VENV)/installed
 	$(PY) train_all.py $(ARGS)
 
-test: $(VENV)/installed
+test: $(VENV)/installed chromium
 	$(PY) -m pytest
+
+# The browser test drives Debian's chromium (Playwright cannot download browsers here).
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -14,3 +14,22 @@ def mnist_test():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """The real demo, served by Gradio on 127.0.0.1 (a free port) for the whole session."""
+    import demo
+
+    app, url, _ = demo.demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                                   quiet=True, **demo.PAGE)
+    yield url.rstrip("/")
+    demo.demo.close()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,215 @@
+"""Draw a digit and watch every model in the zoo classify it, side by side (Gradio app; Hugging Face Spaces).
+
+The logic is pure functions (`analyse`, `classify`) that tests call without a server; `demo` is the page.
+"""
+import html
+import logging
+import os
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from mnist_models import Predictor, list_models, to_mnist
+
+log = logging.getLogger("demo")
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+CHECKPOINTS = os.environ.get("MNIST_CHECKPOINTS", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                               "checkpoints"))
+CANVAS = 800          # px: the sketchpad's own resolution (what it delivers), shown scaled to fit its box
+BRUSH = 25            # px on that canvas: after to_mnist's scaling, close to MNIST's stroke width
+LOW_CONFIDENCE = 0.5  # below this the ensemble is unsure: say so rather than pretend
+
+started = time.perf_counter()
+torch.set_num_threads(min(4, os.cpu_count() or 1))  # a 2-vCPU Space: don't oversubscribe
+predictor = Predictor(CHECKPOINTS)
+if predictor.unavailable:
+    log.warning("%d model(s) unavailable (%s); `python train_all.py` creates them",
+                len(predictor.unavailable), ", ".join(predictor.unavailable))
+CHOICES = list(predictor.models) + (["ensemble"] if predictor.models else [])
+DEFAULT_MODEL = (max(predictor.models, key=lambda n: predictor.metadata[n]["test_accuracy"])
+                 if predictor.models else None)
+
+
+# ---------------------------------------------------------------- pure logic
+
+def sketch_to_array(value):
+    """gr.Sketchpad's value ({"background", "layers", "composite"}, or a bare array) -> RGBA array or None."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("composite")
+    if isinstance(value, str):  # a filepath, when called through the API
+        value = Image.open(value)
+    return None if value is None else np.asarray(value)
+
+
+def probabilities_for(x):
+    """(28,28) -> ({name: probs}, {name: milliseconds}) with each model timed on this drawing."""
+    batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
+    probs, ms = {}, {}
+    with torch.inference_mode():
+        for name, model in predictor.models.items():
+            t = time.perf_counter()
+            probs[name] = torch.softmax(model(batch), dim=1)[0].numpy()
+            ms[name] = 1000 * (time.perf_counter() - t)
+    if probs:
+        probs["ensemble"] = np.mean(list(probs.values()), axis=0)
+        ms["ensemble"] = sum(ms.values())
+    return probs, ms
+
+
+def enlarge(x, factor=10):
+    """28x28 in [0,1] -> 280x280 uint8 with hard pixel edges (nearest neighbour, no browser blur)."""
+    return np.kron((x * 255).round().astype(np.uint8), np.ones((factor, factor), np.uint8))
+
+
+def model_card(name, ms=None):
+    if name is None:
+        return "No trained models found: run `python train_all.py`."
+    if name == "ensemble":
+        members = len(predictor.models)
+        line = f"**ensemble**: the average of the {members} models' probabilities."
+        return line + (f"  \nInference for this drawing: **{ms:.1f} ms** (all models)" if ms else "")
+    m = predictor.metadata[name]
+    card = (f"**{name}**: {m['description']}  \n"
+            f"Parameters: **{m['parameters']:,}** · MNIST test accuracy: **{100 * m['test_accuracy']:.2f} %** "
+            f"· best epoch {m['best_epoch']}/{m['epochs']}")
+    return card + (f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else "")
+
+
+def comparison_html(probs):
+    """One row per model (and the ensemble): prediction, confidence, top-3; disagreements highlighted."""
+    if probs is None:
+        return "<p class='hint'>Draw a digit to see every model's answer here.</p>"
+    consensus = int(probs["ensemble"].argmax())
+    rows = []
+    for name, p in probs.items():
+        top3 = np.argsort(p)[::-1][:3]
+        pred = int(top3[0])
+        meta = predictor.metadata.get(name)
+        params = f"{meta['parameters']:,}" if meta else "—"
+        acc = f"{100 * meta['test_accuracy']:.2f} %" if meta else "—"
+        disagree = pred != consensus
+        cls = "ensemble" if name == "ensemble" else ("disagree" if disagree else "")
+        mark = " ≠" if disagree else ""
+        rows.append(
+            f"<tr class='{cls}'><td>{html.escape(name)}</td><td class='pred'>{pred}{mark}</td>"
+            f"<td>{100 * p[pred]:.1f} %</td><td>{', '.join(f'{d} ({100 * p[d]:.0f}%)' for d in top3)}</td>"
+            f"<td>{params}</td><td>{acc}</td></tr>")
+    return ("<table class='zoo'><thead><tr><th>model</th><th>prediction</th><th>confidence</th>"
+            "<th>top 3</th><th>parameters</th><th>MNIST test acc.</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def analyse(sketch, model_name):
+    """Sketchpad value + chosen model -> (label, model card, what the model sees, comparison, status)."""
+    model_name = model_name or DEFAULT_MODEL
+    image = sketch_to_array(sketch)
+    x = None if image is None else to_mnist(image)
+    if x is None or not predictor.models:
+        status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
+                  else "### ⚠️ No trained models: run `python train_all.py`")
+        return None, model_card(model_name), None, comparison_html(None), status
+    probs, ms = probabilities_for(x)
+    p = probs[model_name]
+    label = {str(d): float(p[d]) for d in range(10)}
+    confidence = float(probs["ensemble"].max())
+    status = (f"### ⚠️ Not sure this is a digit: the models are only {100 * confidence:.0f} % confident"
+              if confidence < LOW_CONFIDENCE else
+              f"### {model_name}: **{int(p.argmax())}** ({100 * float(p.max()):.1f} %)")
+    return label, model_card(model_name, ms[model_name]), enlarge(x), comparison_html(probs), status
+
+
+def classify(image):
+    """API: image file (or array) -> {"models": {name: {...}}, "ensemble": {...}}; prediction null if blank."""
+    array = sketch_to_array(image)
+    x = None if array is None else to_mnist(array)
+    probs = None if x is None else probabilities_for(x)[0]
+
+    def entry(name):
+        if probs is None:
+            return {"prediction": None, "probabilities": None}
+        return {"prediction": int(probs[name].argmax()), "probabilities": [float(v) for v in probs[name]]}
+
+    result = {"models": {name: entry(name) for name in predictor.models}, "ensemble": entry("ensemble")}
+    if probs is None:
+        result["reason"] = "blank image: no ink found"
+    return result
+
+
+# ---------------------------------------------------------------- page
+
+CSS = """
+#sketch { max-width: 460px; }
+.zoo { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+.zoo th, .zoo td { padding: 4px 10px; text-align: left; border-bottom: 1px solid var(--border-color-primary); }
+.zoo tr.disagree { background: rgba(255, 80, 80, 0.18); }
+.zoo tr.ensemble { font-weight: bold; background: rgba(80, 140, 255, 0.12); }
+.zoo td.pred { font-size: 1.25em; font-weight: bold; }
+#seen img { image-rendering: pixelated; }
+.hint { opacity: 0.7; }
+"""
+# Phones: give the canvas the page's side margins. A raw <style>, since Gradio scopes `css` to its
+# content area, which can't reach the page padding around it.
+PHONE_CSS = "<style>@media (max-width: 520px) { .app.fillable { padding-left: 4px !important; " \
+            "padding-right: 4px !important; } }</style>"
+
+# Gradio's sketchpad opens (and re-opens after "clear") with no tool selected; a visitor should be
+# able to draw at once, so whenever the brush is not selected we select it.
+JS = """
+() => {
+  const pickBrush = () => {
+    const root = document.querySelector('#sketch');
+    if (!root) return;
+    const brush = root.querySelector('button[aria-label="Brush"]');
+    if (brush && !brush.classList.contains('highlight')) brush.click();  // "highlight" marks the active tool
+  };
+  new MutationObserver(pickBrush).observe(document.body, { childList: true, subtree: true });
+  pickBrush();
+}
+"""
+
+unavailable_note = ("" if not predictor.unavailable else
+                    f"⚠️ Unavailable (no checkpoint): {', '.join(predictor.unavailable)}. "
+                    "`python train_all.py` creates them.")
+
+with gr.Blocks(title="MNIST model zoo") as demo:
+    gr.Markdown("# ✍️ MNIST model zoo\nDraw a digit. Every model classifies it as you draw; "
+                "pick one to see its probabilities and what it sees. " + unavailable_note)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            sketch = gr.Sketchpad(
+                elem_id="sketch", label="Draw here", type="numpy", image_mode="RGBA",
+                canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
+                brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                eraser=gr.Eraser(default_size=BRUSH * 2), height=460, width=460)
+            seen = gr.Image(label="What the model sees (28×28)", elem_id="seen", height=200, width=200,
+                            interactive=False, buttons=[])
+        with gr.Column(scale=1, min_width=320):
+            status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
+            model = gr.Dropdown(CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="model")
+            label = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
+            card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="card")
+    gr.Markdown("## All models, same drawing")
+    table = gr.HTML(comparison_html(None), elem_id="table")
+
+    outputs = [label, card, seen, table, status]
+    sketch.change(analyse, [sketch, model], outputs, trigger_mode="always_last", show_progress="hidden",
+                  api_name="analyse")
+    model.change(analyse, [sketch, model], outputs, show_progress="hidden", api_name=False)
+
+    # A programmatic endpoint: an image file in, every model's answer out (see README).
+    api_image = gr.Image(type="filepath", visible=False)
+    api_result = gr.JSON(visible=False)
+    gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
+
+log.info("ready: %d models loaded in %.2f s since import", len(predictor.models), time.perf_counter() - started)
+
+PAGE = dict(css=CSS, js=JS, head=PHONE_CSS)
+
+if __name__ == "__main__":
+    demo.launch(**PAGE)

@@ -1,0 +1,104 @@
+"""A real browser (Debian chromium, headless, via Playwright) drawing on the real page with the mouse."""
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# Saved for the README (docs/screenshot.png is a copy of it); test-artifacts/ is git-ignored.
+SCREENSHOT = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser-7.png"
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} missing: .ci/run installs it (apt-get install chromium)", pytrace=False)
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+def strokes_for(digit, cx, cy):
+    """Mouse paths (lists of points) that draw a digit about 260 px tall around (cx, cy)."""
+    # Few points per stroke: each mouse event costs ~0.4 s in headless software rendering, and the
+    # brush joins consecutive points with straight segments anyway.
+    if digit == 1:
+        return [[(cx + 10, cy - 130 + 65 * i) for i in range(5)]]
+    if digit == 0:
+        return [[(cx + 80 * math.sin(t / 16 * 2 * math.pi), cy - 125 * math.cos(t / 16 * 2 * math.pi))
+                 for t in range(18)]]
+    if digit == 7:
+        top = [(cx - 90 + 60 * i, cy - 120) for i in range(4)]
+        stem = [(cx + 90 - 27.5 * i, cy - 120 + 62.5 * i) for i in range(1, 5)]
+        return [top + stem]
+    raise ValueError(digit)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def open_page(browser, url, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url, wait_until="networkidle")
+    expect(page.locator("#sketch canvas").first).to_be_visible(timeout=30_000)
+    return page
+
+
+def draw(page, digit):
+    box = page.locator("#sketch canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    scale = min(box["width"], box["height"]) / 458  # the paths are sized for a 458 px box
+    for path in strokes_for(digit, 0, 0):
+        page.mouse.move(cx + path[0][0] * scale, cy + path[0][1] * scale)
+        page.mouse.down()
+        for x, y in path[1:]:
+            page.mouse.move(cx + x * scale, cy + y * scale)
+        page.mouse.up()
+
+
+def expect_prediction(page, digit):
+    expect(page.locator("#status")).to_contain_text(re.compile(rf": {digit} \("), timeout=20_000)
+    expect(page.locator("#probs")).to_contain_text(str(digit))
+
+
+def clear(page):
+    page.locator('#sketch button[aria-label="Clear canvas"]').click()
+    expect(page.locator("#status")).to_contain_text("Draw a digit", timeout=20_000)
+    expect(page.locator("#table")).to_contain_text("Draw a digit")
+
+
+def shown_canvas_px(page):
+    zoom = page.locator("#sketch").get_by_text(re.compile(r"^\d+%$")).first.inner_text()
+    return 800 * int(zoom.rstrip("%")) / 100
+
+
+def test_draw_clear_and_draw_again(browser, server_url):
+    page = open_page(browser, server_url, 1280, 1000)
+    assert page.locator('#sketch button[aria-label="Brush"]').get_attribute("class").count("highlight") == 1
+    assert 300 <= shown_canvas_px(page) <= 460
+    for digit in (1, 0, 7):          # no tool is clicked first: drawing works straight away
+        draw(page, digit)
+        expect_prediction(page, digit)
+        if digit == 7:
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        clear(page)                  # and again right after clearing
+    page.close()
+
+
+def test_phone_sized_viewport(browser, server_url):
+    page = open_page(browser, server_url, 390, 844)
+    assert 280 <= shown_canvas_px(page) <= 460
+    draw(page, 1)
+    expect_prediction(page, 1)
+    clear(page)
+    draw(page, 7)
+    expect_prediction(page, 7)
+    page.close()
