@@ -49,17 +49,16 @@ def sketch_to_array(value):
 
 def probabilities_for(x):
     """(28,28) -> ({name: probs}, {name: milliseconds}) with each model timed on this drawing."""
-    batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
-    probs, ms = {}, {}
-    with torch.inference_mode():
-        for name, model in predictor.models.items():
-            t = time.perf_counter()
-            probs[name] = torch.softmax(model(batch), dim=1)[0].numpy()
-            ms[name] = 1000 * (time.perf_counter() - t)
-    if probs:
-        probs["ensemble"] = np.mean(list(probs.values()), axis=0)
-        ms["ensemble"] = sum(ms.values())
-    return probs, ms
+    ms = {}
+    return predictor.predict_mnist(x, timings=ms), ms
+
+
+def measured(m):
+    """'MNIST test accuracy · drawing accuracy' of one metadata dict, as far as it was measured."""
+    parts = [f"MNIST test accuracy: **{100 * m['test_accuracy']:.2f} %**"] if "test_accuracy" in m else []
+    if "drawing_accuracy" in m:
+        parts.append(f"accuracy on {m['drawing_set']['n']:,} real pen drawings: **{100 * m['drawing_accuracy']:.2f} %**")
+    return " · ".join(parts)
 
 
 def enlarge(x, factor=10):
@@ -70,15 +69,14 @@ def enlarge(x, factor=10):
 def model_card(name, ms=None):
     if name is None:
         return "No trained models found: run `python train_all.py`."
+    timing = f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else ""
     if name == "ensemble":
-        members = len(predictor.models)
-        line = f"**ensemble**: the average of the {members} models' probabilities."
-        return line + (f"  \nInference for this drawing: **{ms:.1f} ms** (all models)" if ms else "")
+        return (f"**ensemble**: the mean of the probabilities of {', '.join(predictor.ensemble)} (the models with "
+                f"the best validation accuracy)  \n{measured(predictor.ensemble_metadata)}{timing}")
     m = predictor.metadata[name]
-    card = (f"**{name}**: {m['description']}  \n"
-            f"Parameters: **{m['parameters']:,}** · MNIST test accuracy: **{100 * m['test_accuracy']:.2f} %** "
-            f"· best epoch {m['best_epoch']}/{m['epochs']}")
-    return card + (f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else "")
+    return (f"**{name}**: {m['description']}  \n"
+            f"Parameters: **{m['parameters']:,}** · best epoch {m['best_epoch']}/{m['epochs']}  \n"
+            f"{measured(m)}{timing}")
 
 
 def comparison_html(probs):
@@ -90,18 +88,19 @@ def comparison_html(probs):
     for name, p in probs.items():
         top3 = np.argsort(p)[::-1][:3]
         pred = int(top3[0])
-        meta = predictor.metadata.get(name)
-        params = f"{meta['parameters']:,}" if meta else "—"
-        acc = f"{100 * meta['test_accuracy']:.2f} %" if meta else "—"
+        meta = predictor.metadata.get(name) or predictor.ensemble_metadata
+        params = f"{meta['parameters']:,}" if "parameters" in meta else "—"
+        acc = f"{100 * meta['test_accuracy']:.2f} %" if "test_accuracy" in meta else "—"
+        drawn = f"{100 * meta['drawing_accuracy']:.2f} %" if "drawing_accuracy" in meta else "—"
         disagree = pred != consensus
         cls = "ensemble" if name == "ensemble" else ("disagree" if disagree else "")
         mark = " ≠" if disagree else ""
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(name)}</td><td class='pred'>{pred}{mark}</td>"
             f"<td>{100 * p[pred]:.1f} %</td><td>{', '.join(f'{d} ({100 * p[d]:.0f}%)' for d in top3)}</td>"
-            f"<td>{params}</td><td>{acc}</td></tr>")
+            f"<td>{params}</td><td>{acc}</td><td>{drawn}</td></tr>")
     return ("<table class='zoo'><thead><tr><th>model</th><th>prediction</th><th>confidence</th>"
-            "<th>top 3</th><th>parameters</th><th>MNIST test acc.</th></tr></thead><tbody>"
+            "<th>top 3</th><th>parameters</th><th>MNIST test acc.</th><th>drawing acc.</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 

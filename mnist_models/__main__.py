@@ -50,6 +50,38 @@ def table(args):
     return 0
 
 
+def evaluate(args):
+    import time
+
+    from .checkpoint import update_metadata, write_ensemble_metadata
+    from .evaluate import confusion_matrix, drawing_scores, drawings_as_mnist, format_confusion, mnist_test_scores
+    start = time.perf_counter()
+    predictor = Predictor(args.checkpoints)
+    images, labels, blank = drawings_as_mnist(args.drawings, args.limit, args.seed)
+    scores, preds = drawing_scores(predictor, images, labels, blank)
+    print(f"{len(labels)} drawings from {args.drawings} (seed {args.seed}), {blank.sum()} blank after to_mnist, "
+          f"{time.perf_counter() - start:.0f} s")
+    print(f"\n{'model':<14}{'drawing acc %':>14}{'MNIST test acc %':>18}   (ensemble: {', '.join(predictor.ensemble)})")
+    for name, acc in scores.items():
+        mnist = {**predictor.metadata, "ensemble": predictor.ensemble_metadata}.get(name, {}).get("test_accuracy")
+        print(f"{name:<14}{100 * acc:>14.2f}{'' if mnist is None else f'{100 * mnist:>18.2f}'}")
+    shown = args.confusion or "ensemble"
+    print(f"\nconfusion matrix, {shown}:\n{format_confusion(confusion_matrix(labels, preds[shown]))}")
+    if args.update_metadata:
+        if args.limit:
+            sys.exit("--update-metadata needs the whole set (no --limit)")
+        drawing_set = dict(file=args.drawings.rsplit("/", 1)[-1], n=len(labels), seed=args.seed)
+        for name in predictor.models:
+            update_metadata(name, args.checkpoints, drawing_accuracy=scores[name], drawing_set=drawing_set)
+        correct = mnist_test_scores(predictor)["ensemble"]
+        write_ensemble_metadata(args.checkpoints, dict(
+            name="ensemble", members=predictor.ensemble, test_correct=correct, test_accuracy=correct / 10_000,
+            drawing_accuracy=scores["ensemble"], drawing_set=drawing_set))
+        print(f"drawing_accuracy stored in {args.checkpoints}/*.json; ensemble ({', '.join(predictor.ensemble)}) "
+              f"MNIST test accuracy {correct / 100:.2f} %")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mnist_models")
     sub = p.add_subparsers(dest="command", required=True)
@@ -62,6 +94,14 @@ def main(argv=None):
     pt.add_argument("--checkpoints", default="checkpoints")
     pt.add_argument("--update", metavar="README.md", help="rewrite the table inside this file instead of printing")
     pt.set_defaults(run=table)
+    pe = sub.add_parser("evaluate", help="accuracy on pen-drawn digits rendered like the demo's sketchpad")
+    pe.add_argument("--drawings", required=True, help="UNIPEN-style .jsonl.gz of strokes")
+    pe.add_argument("--limit", type=int, help="a seeded random subset of this many drawings")
+    pe.add_argument("--seed", type=int, default=0, help="placement and size of each drawing on the canvas")
+    pe.add_argument("--checkpoints", default="checkpoints")
+    pe.add_argument("--confusion", choices=list_models() + ["ensemble"], help="whose confusion matrix (ensemble)")
+    pe.add_argument("--update-metadata", action="store_true", help="store each model's drawing accuracy")
+    pe.set_defaults(run=evaluate)
     args = p.parse_args(argv)
     return args.run(args)
 

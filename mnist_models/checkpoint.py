@@ -69,3 +69,15 @@ def load_model(name, checkpoint_dir="checkpoints"):
     except Exception as e:
         raise CheckpointError(f"{weights_path}: does not fit model {name!r} ({e}); {fix}") from None
     return model.eval(), metadata
+
+
+def update_metadata(name, directory, **fields):
+    """Add measurements (e.g. drawing accuracy) to a checkpoint's JSON; the weights are untouched."""
+    _, meta_path = paths(name, directory)
+    metadata = {**read_metadata(name, directory), **fields}
+    _atomic_write(meta_path, lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))
+
+
+def write_ensemble_metadata(directory, metadata):
+    """ensemble.json: the ensemble's members and measurements (it has no weights of its own)."""
+    _atomic_write(Path(directory) / "ensemble.json", lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))

@@ -1,14 +1,26 @@
 """Predictor: every trained model loaded once, classifying the same drawing, plus their ensemble."""
 import logging
+import time
 
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_model
+from .checkpoint import CheckpointError, load_model, read_metadata
 from .models import list_models
 from .preprocess import to_mnist
 
 log = logging.getLogger(__name__)
+ENSEMBLE_SIZE = 2  # the ensemble averages the models with the best validation accuracy; measured on pen
+                   # drawings, each further (weaker) member makes it worse (README, "Ensemble size")
+
+
+def validation_accuracy(metadata):
+    return next(h["valid_accuracy"] for h in metadata["history"] if h["epoch"] == metadata["best_epoch"])
+
+
+def ensemble_members(metadata, size=ENSEMBLE_SIZE):
+    """Names of the `size` models with the highest validation accuracy (held-out training images)."""
+    return sorted(metadata, key=lambda name: validation_accuracy(metadata[name]), reverse=True)[:size]
 
 
 class Predictor:
@@ -22,17 +34,38 @@ class Predictor:
             except CheckpointError as e:
                 self.unavailable[name] = str(e)
                 log.warning("model %s unavailable: %s", name, e)
+        self.ensemble = ensemble_members(self.metadata)
+        try:  # measurements of the ensemble, if `python -m mnist_models evaluate --update-metadata` made them
+            self.ensemble_metadata = read_metadata("ensemble", checkpoint_dir)
+        except CheckpointError:
+            self.ensemble_metadata = {}
+        if self.ensemble_metadata.get("members", self.ensemble) != self.ensemble:
+            self.ensemble_metadata = {}  # measured on other members: not this ensemble's numbers
 
     @torch.inference_mode()
-    def predict_mnist(self, x):
-        """(28, 28) float32 in [0, 1] -> {name: probabilities (10,)} plus "ensemble" (mean of the models)."""
+    def predict_mnist(self, x, timings=None):
+        """(28, 28) float32 in [0, 1] -> {name: probabilities (10,)} plus "ensemble" (mean of its members).
+
+        Pass a dict as `timings` to get each model's milliseconds for this input.
+        """
         batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
-        probs = {name: torch.softmax(model(batch), dim=1)[0].numpy() for name, model in self.models.items()}
+        probs = {}
+        for name, model in self.models.items():
+            start = time.perf_counter()
+            probs[name] = torch.softmax(model(batch), dim=1)[0].numpy()
+            if timings is not None:
+                timings[name] = 1000 * (time.perf_counter() - start)
         if probs:
-            probs["ensemble"] = np.mean(list(probs.values()), axis=0)
+            probs["ensemble"] = self.combine(probs)
+            if timings is not None:
+                timings["ensemble"] = sum(timings[name] for name in self.ensemble)
         return probs
 
     def predict(self, image):
         """Any image of one digit -> predict_mnist's dict, or None if the image is blank."""
         x = to_mnist(image)
         return None if x is None else self.predict_mnist(x)
+
+    def combine(self, probs):
+        """{name: probabilities (..., 10)} -> the ensemble's probabilities: the mean over its members."""
+        return np.mean([probs[name] for name in self.ensemble], axis=0)

@@ -4,16 +4,22 @@ from .models import list_models
 
 
 def results_table(checkpoint_dir="checkpoints"):
-    lines = ["| model | architecture | parameters | MNIST test accuracy | best epoch | train seconds | device |",
-             "|---|---|---:|---:|---:|---:|---|"]
-    for name in list_models():
+    lines = ["| model | architecture | parameters | MNIST test accuracy | drawing accuracy | best epoch "
+             "| train seconds | device |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for name in list_models() + ["ensemble"]:
         try:
             m = read_metadata(name, checkpoint_dir)
         except CheckpointError:
-            lines.append(f"| `{name}` | not trained yet | | | | | |")
+            lines.append(f"| `{name}` | not trained yet | | | | | | |")
+            continue
+        drawing = f"{100 * m['drawing_accuracy']:.2f} %" if "drawing_accuracy" in m else "not measured"
+        if name == "ensemble":
+            lines.append(f"| **ensemble** | mean of the probabilities of {', '.join(m['members'])} (best validation "
+                         f"accuracy) | | {100 * m['test_accuracy']:.2f} % | {drawing} | | | |")
             continue
         lines.append(f"| `{name}` | {m['description']} | {m['parameters']:,} | {100 * m['test_accuracy']:.2f} % "
-                     f"| {m['best_epoch']}/{m['epochs']} | {m['train_seconds']:.0f} | {m['device']} |")
+                     f"| {drawing} | {m['best_epoch']}/{m['epochs']} | {m['train_seconds']:.0f} | {m['device']} |")
     return "\n".join(lines)
 
 

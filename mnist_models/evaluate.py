@@ -1,0 +1,56 @@
+"""How well are *drawings* recognised? Pen-drawn digits rendered like the sketchpad, through the demo's path.
+
+    python -m mnist_models evaluate --drawings ../shared/unipen/dev-digits.jsonl.gz [--limit N]
+"""
+import numpy as np
+import torch
+
+from .drawings import rendered
+from .preprocess import to_mnist
+
+
+def drawings_as_mnist(path, limit=None, seed=0):
+    """-> (images (N,28,28) float32, labels (N,), blank mask (N,)): every drawing after to_mnist."""
+    images, labels, blank = [], [], []
+    for label, canvas in rendered(path, limit, seed):
+        x = to_mnist(canvas)
+        blank.append(x is None)
+        images.append(np.zeros((28, 28), np.float32) if x is None else x)
+        labels.append(label)
+    return np.stack(images), np.array(labels), np.array(blank)
+
+
+def drawing_scores(predictor, images, labels, blank):
+    """-> ({name: accuracy}, {name: predictions}); a blank drawing counts as wrong for every model."""
+    batch = torch.from_numpy(images).unsqueeze(1)  # (N,28,28) -> (N,1,28,28)
+    with torch.inference_mode():
+        probs = {name: torch.softmax(model(batch), 1).numpy() for name, model in predictor.models.items()}
+    probs["ensemble"] = predictor.combine(probs)
+    preds = {name: np.where(blank, -1, p.argmax(1)) for name, p in probs.items()}
+    return {name: float((p == labels).mean()) for name, p in preds.items()}, preds
+
+
+def confusion_matrix(labels, preds):
+    m = np.zeros((10, 11), int)  # last column: no prediction (blank)
+    for t, p in zip(labels, preds):
+        m[t, p if p >= 0 else 10] += 1
+    return m
+
+
+def format_confusion(m):
+    lines = ["true\\pred " + " ".join(f"{d:>5}" for d in range(10)) + "  blank  recall"]
+    for t in range(10):
+        lines.append(f"{t:>9} " + " ".join(f"{v:>5}" for v in m[t, :10]) + f"  {m[t, 10]:>5}  "
+                     f"{100 * m[t, t] / max(1, m[t].sum()):5.1f}%")
+    return "\n".join(lines)
+
+
+def mnist_test_scores(predictor, data_dir=None):
+    """-> {name: number correct} on the MNIST test set, ensemble included (CPU, float32)."""
+    from .data import load_mnist
+    images, labels = load_mnist(train=False, data_dir=data_dir)
+    batch = images.unsqueeze(1).float().div(255)  # (N,28,28) -> (N,1,28,28)
+    with torch.inference_mode():
+        probs = {name: torch.softmax(model(batch), 1).numpy() for name, model in predictor.models.items()}
+    probs["ensemble"] = predictor.combine(probs)
+    return {name: int((p.argmax(1) == labels.numpy()).sum()) for name, p in probs.items()}
