@@ -47,6 +47,12 @@ def sketch_to_array(value):
     return None if value is None else np.asarray(value)
 
 
+def drawing_to_mnist(value):
+    """Sketchpad value, file path or array -> the 28x28 model input, or None if blank."""
+    image = sketch_to_array(value)
+    return None if image is None else to_mnist(image)
+
+
 def probabilities_for(x):
     """(28,28) -> ({name: probs}, {name: milliseconds}) with each model timed on this drawing."""
     ms = {}
@@ -107,8 +113,7 @@ def comparison_html(probs):
 def analyse(sketch, model_name):
     """Sketchpad value + chosen model -> (label, model card, what the model sees, comparison, status)."""
     model_name = model_name or DEFAULT_MODEL
-    image = sketch_to_array(sketch)
-    x = None if image is None else to_mnist(image)
+    x = drawing_to_mnist(sketch)
     if x is None or not predictor.models:
         status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
                   else "### ⚠️ No trained models: run `python train_all.py`")
@@ -125,8 +130,7 @@ def analyse(sketch, model_name):
 
 def classify(image):
     """API: image file (or array) -> {"models": {name: {...}}, "ensemble": {...}}; prediction null if blank."""
-    array = sketch_to_array(image)
-    x = None if array is None else to_mnist(array)
+    x = drawing_to_mnist(image)
     probs = None if x is None else probabilities_for(x)[0]
 
     def entry(name):

@@ -31,13 +31,17 @@ def _atomic_write(path, write):
     os.replace(tmp, path)  # a run killed before this line leaves the previous file untouched
 
 
+def _write_json(path, data):
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1) + "\n"))
+
+
 def save_checkpoint(model, metadata, directory):
     weights_path, meta_path = paths(metadata["name"], directory)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(weights_path, lambda p: save_file(state, str(p)))
     metadata = {**metadata, "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest()}
-    _atomic_write(meta_path, lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))
+    _write_json(meta_path, metadata)
     return metadata
 
 
@@ -74,10 +78,9 @@ def load_model(name, checkpoint_dir="checkpoints"):
 def update_metadata(name, directory, **fields):
     """Add measurements (e.g. drawing accuracy) to a checkpoint's JSON; the weights are untouched."""
     _, meta_path = paths(name, directory)
-    metadata = {**read_metadata(name, directory), **fields}
-    _atomic_write(meta_path, lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))
+    _write_json(meta_path, {**read_metadata(name, directory), **fields})
 
 
 def write_ensemble_metadata(directory, metadata):
     """ensemble.json: the ensemble's members and measurements (it has no weights of its own)."""
-    _atomic_write(Path(directory) / "ensemble.json", lambda p: p.write_text(json.dumps(metadata, indent=1) + "\n"))
+    _write_json(Path(directory) / "ensemble.json", metadata)

@@ -22,10 +22,7 @@ def drawings_as_mnist(path, limit=None, seed=0):
 
 def drawing_scores(predictor, images, labels, blank):
     """-> ({name: accuracy}, {name: predictions}); a blank drawing counts as wrong for every model."""
-    batch = torch.from_numpy(images).unsqueeze(1)  # (N,28,28) -> (N,1,28,28)
-    with torch.inference_mode():
-        probs = {name: torch.softmax(model(batch), 1).numpy() for name, model in predictor.models.items()}
-    probs["ensemble"] = predictor.combine(probs)
+    probs = predictor.predict_batch(torch.from_numpy(images).unsqueeze(1))  # (N,28,28) -> (N,1,28,28)
     preds = {name: np.where(blank, -1, p.argmax(1)) for name, p in probs.items()}
     return {name: float((p == labels).mean()) for name, p in preds.items()}, preds
 
@@ -49,8 +46,5 @@ def mnist_test_scores(predictor, data_dir=None):
     """-> {name: number correct} on the MNIST test set, ensemble included (CPU, float32)."""
     from .data import load_mnist
     images, labels = load_mnist(train=False, data_dir=data_dir)
-    batch = images.unsqueeze(1).float().div(255)  # (N,28,28) -> (N,1,28,28)
-    with torch.inference_mode():
-        probs = {name: torch.softmax(model(batch), 1).numpy() for name, model in predictor.models.items()}
-    probs["ensemble"] = predictor.combine(probs)
+    probs = predictor.predict_batch(images.unsqueeze(1).float().div(255))  # (N,28,28) -> (N,1,28,28)
     return {name: int((p.argmax(1) == labels.numpy()).sum()) for name, p in probs.items()}

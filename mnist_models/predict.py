@@ -66,6 +66,13 @@ class Predictor:
         x = to_mnist(image)
         return None if x is None else self.predict_mnist(x)
 
+    @torch.inference_mode()
+    def predict_batch(self, batch):
+        """(N,1,28,28) float32 -> {name: probabilities (N, 10)} plus "ensemble", in one pass per model."""
+        probs = {name: torch.softmax(model(batch), dim=1).numpy() for name, model in self.models.items()}
+        probs["ensemble"] = self.combine(probs)
+        return probs
+
     def combine(self, probs):
         """{name: probabilities (..., 10)} -> the ensemble's probabilities: the mean over its members."""
         return np.mean([probs[name] for name in self.ensemble], axis=0)
