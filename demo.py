@@ -77,8 +77,8 @@ def model_card(name, ms=None):
         return "No trained models found: run `python train_all.py`."
     timing = f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else ""
     if name == "ensemble":
-        return (f"**ensemble**: the mean of the probabilities of {', '.join(predictor.ensemble)} (the models with "
-                f"the best validation accuracy)  \n{measured(predictor.ensemble_metadata)}{timing}")
+        return (f"**ensemble**: the mean of the probabilities of {', '.join(predictor.ensemble)} (chosen on held-out "
+                f"validation images)  \n{measured(predictor.ensemble_metadata)}{timing}")
     m = predictor.metadata[name]
     return (f"**{name}**: {m['description']}  \n"
             f"Parameters: **{m['parameters']:,}** · best epoch {m['best_epoch']}/{m['epochs']}  \n"

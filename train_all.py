@@ -1,4 +1,5 @@
-"""Train every registered model (or the named ones) with its recipe and store checkpoints + metrics.
+"""Train every registered model (or the named ones) with its recipe and store checkpoints + metrics,
+then choose the ensemble over everything in --out.
 
     python train_all.py --device cuda
     python train_all.py --models lenet5,cnn --epochs 5 --data-dir ../shared/mnist
@@ -10,6 +11,7 @@ import torch
 
 from mnist_models.checkpoint import save_checkpoint
 from mnist_models.data import DataNotFound, load_splits, sha256_of_test_files
+from mnist_models.ensemble import SELECTION, choose_ensemble
 from mnist_models.models import list_models
 from mnist_models.train import TrainConfig, fit, recipe
 
@@ -57,6 +59,13 @@ def main(argv=None):
         print(f"{m['name']:<14}{m['parameters']:>12,}{100 * m['test_accuracy']:>12.2f}"
               f"{m['best_epoch']:>8}/{m['epochs']:<3}{m['train_seconds']:>10.1f}")
     print(f"checkpoints in {args.out}/ (device: {rows[0]['device']})")
+
+    try:  # over every checkpoint in --out, including ones from earlier runs
+        ensemble = choose_ensemble(args.out, splits=(valid, test))
+        print(f"ensemble ({SELECTION}): {', '.join(ensemble['members'])}, "
+              f"test acc {100 * ensemble['test_accuracy']:.2f} %")
+    except ValueError as e:
+        print(f"no ensemble chosen: {e}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_models predict ...` (and `table`). Run with --help for details."""
+"""Command line: `python -m mnist_models predict|table|evaluate|ensemble ...`. Run with --help for details."""
 import argparse
 import json
 import sys
@@ -53,8 +53,8 @@ def table(args):
 def evaluate(args):
     import time
 
-    from .checkpoint import update_metadata, write_ensemble_metadata
-    from .evaluate import confusion_matrix, drawing_scores, drawings_as_mnist, format_confusion, mnist_test_scores
+    from .checkpoint import update_metadata
+    from .evaluate import confusion_matrix, drawing_scores, drawings_as_mnist, format_confusion
     start = time.perf_counter()
     predictor = Predictor(args.checkpoints)
     images, labels, blank = drawings_as_mnist(args.drawings, args.limit, args.seed)
@@ -73,12 +73,25 @@ def evaluate(args):
         drawing_set = dict(file=args.drawings.rsplit("/", 1)[-1], n=len(labels), seed=args.seed)
         for name in predictor.models:
             update_metadata(name, args.checkpoints, drawing_accuracy=scores[name], drawing_set=drawing_set)
-        correct = mnist_test_scores(predictor)["ensemble"]
-        write_ensemble_metadata(args.checkpoints, dict(
-            name="ensemble", members=predictor.ensemble, test_correct=correct, test_accuracy=correct / 10_000,
-            drawing_accuracy=scores["ensemble"], drawing_set=drawing_set))
-        print(f"drawing_accuracy stored in {args.checkpoints}/*.json; ensemble ({', '.join(predictor.ensemble)}) "
-              f"MNIST test accuracy {correct / 100:.2f} %")
+        if not predictor.ensemble_metadata:
+            sys.exit("drawing accuracy stored for each model, not for the ensemble: checkpoints/ensemble.json is "
+                     "missing or stale; run `python -m mnist_models ensemble`, then this again")
+        update_metadata("ensemble", args.checkpoints, drawing_accuracy=scores["ensemble"], drawing_set=drawing_set)
+        print(f"drawing_accuracy stored in {args.checkpoints}/*.json (ensemble: {', '.join(predictor.ensemble)})")
+    return 0
+
+
+def ensemble(args):
+    from .data import DataNotFound
+    from .ensemble import SELECTION, choose_ensemble
+    try:
+        m = choose_ensemble(args.checkpoints, args.data_dir)
+    except (DataNotFound, ValueError) as e:
+        sys.exit(str(e))
+    print(f"ensemble ({SELECTION}): {', '.join(m['members'])}\n"
+          f"validation accuracy {100 * m['valid_accuracy']:.2f} %, loss {m['valid_loss']:.4f}; "
+          f"MNIST test accuracy {100 * m['test_accuracy']:.2f} %\nwritten to {args.checkpoints}/ensemble.json "
+          f"(drawing accuracy: `python -m mnist_models evaluate --drawings FILE --update-metadata`)")
     return 0
 
 
@@ -102,6 +115,10 @@ def main(argv=None):
     pe.add_argument("--confusion", choices=list_models() + ["ensemble"], help="whose confusion matrix (ensemble)")
     pe.add_argument("--update-metadata", action="store_true", help="store each model's drawing accuracy")
     pe.set_defaults(run=evaluate)
+    pn = sub.add_parser("ensemble", help="choose the ensemble's members on validation images, measure it")
+    pn.add_argument("--checkpoints", default="checkpoints")
+    pn.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+    pn.set_defaults(run=ensemble)
     args = p.parse_args(argv)
     return args.run(args)
 

@@ -8,7 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from .models import create_model

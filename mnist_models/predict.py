@@ -10,17 +10,10 @@ from .models import list_models
 from .preprocess import to_mnist
 
 log = logging.getLogger(__name__)
-ENSEMBLE_SIZE = 2  # the ensemble averages the models with the best validation accuracy; measured on pen
-                   # drawings, each further (weaker) member makes it worse (README, "Ensemble size")
 
 
 def validation_accuracy(metadata):
     return next(h["valid_accuracy"] for h in metadata["history"] if h["epoch"] == metadata["best_epoch"])
-
-
-def ensemble_members(metadata, size=ENSEMBLE_SIZE):
-    """Names of the `size` models with the highest validation accuracy (held-out training images)."""
-    return sorted(metadata, key=lambda name: validation_accuracy(metadata[name]), reverse=True)[:size]
 
 
 class Predictor:
@@ -34,13 +27,28 @@ class Predictor:
             except CheckpointError as e:
                 self.unavailable[name] = str(e)
                 log.warning("model %s unavailable: %s", name, e)
-        self.ensemble = ensemble_members(self.metadata)
-        try:  # measurements of the ensemble, if `python -m mnist_models evaluate --update-metadata` made them
-            self.ensemble_metadata = read_metadata("ensemble", checkpoint_dir)
-        except CheckpointError:
-            self.ensemble_metadata = {}
-        if self.ensemble_metadata.get("members", self.ensemble) != self.ensemble:
-            self.ensemble_metadata = {}  # measured on other members: not this ensemble's numbers
+        self.ensemble, self.ensemble_metadata = self._read_ensemble(checkpoint_dir, warn=names is None)
+
+    def _read_ensemble(self, checkpoint_dir, warn=True):
+        """-> (members, metadata) from ensemble.json, which `python -m mnist_models ensemble` writes.
+
+        If it is missing or names other weights than those loaded, the best model by validation
+        accuracy stands in alone, with no measurements.
+        """
+        try:
+            meta = read_metadata("ensemble", checkpoint_dir)
+            loaded = {name: m["weights_sha256"] for name, m in self.metadata.items()}
+            if meta["members"] and all(loaded.get(name) == sha for name, sha in meta["members_sha256"].items()):
+                return meta["members"], meta
+            reason = "its members' weights have changed or are missing"
+        except CheckpointError as e:
+            reason = str(e)
+        except KeyError as e:
+            reason = f"written by an older version: no {e} field"
+        if warn and self.models:
+            log.warning("ensemble.json not usable (%s): run `python -m mnist_models ensemble`", reason)
+        best = max(self.metadata, key=lambda name: validation_accuracy(self.metadata[name]), default=None)
+        return [best] if best else [], {}
 
     @torch.inference_mode()
     def predict_mnist(self, x, timings=None):

@@ -15,8 +15,8 @@ def results_table(checkpoint_dir="checkpoints"):
             continue
         drawing = f"{100 * m['drawing_accuracy']:.2f} %" if "drawing_accuracy" in m else "not measured"
         if name == "ensemble":
-            lines.append(f"| **ensemble** | mean of the probabilities of {', '.join(m['members'])} (best validation "
-                         f"accuracy) | | {100 * m['test_accuracy']:.2f} % | {drawing} | | | |")
+            lines.append(f"| **ensemble** | mean of the probabilities of {', '.join(m['members'])} ({m['selection']}) "
+                         f"| | {100 * m['test_accuracy']:.2f} % | {drawing} | | | |")
             continue
         lines.append(f"| `{name}` | {m['description']} | {m['parameters']:,} | {100 * m['test_accuracy']:.2f} % "
                      f"| {drawing} | {m['best_epoch']}/{m['epochs']} | {m['train_seconds']:.0f} | {m['device']} |")

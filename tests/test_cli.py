@@ -1,4 +1,4 @@
-"""`python -m mnist_models predict` on generated images, a blank one and an unreadable one."""
+"""`python -m mnist_models predict` on generated images, a blank one and an unreadable one; `ensemble`'s errors."""
 import json
 import subprocess
 import sys
@@ -59,3 +59,8 @@ def test_predict_ensemble_only(tmp_path, mnist_test):
     save_digit(path, mnist_test.x[1, 0].numpy())
     rows = [json.loads(line) for line in cli("predict", "--model", "ensemble", str(path)).stdout.splitlines()]
     assert [(r["model"], r["prediction"]) for r in rows] == [("ensemble", 2)]
+
+
+def test_ensemble_without_checkpoints_says_so(tmp_path):
+    result = cli("ensemble", "--checkpoints", str(tmp_path))
+    assert result.returncode != 0 and "no usable checkpoints" in result.stderr and "Traceback" not in result.stderr

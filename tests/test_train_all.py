@@ -32,6 +32,9 @@ def test_train_all_smoke(tmp_path):
         assert meta["test_set_sha256"]["t10k-labels-idx1-ubyte"] == (
             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")
         load_model(name, out)
+    ensemble = json.loads((out / "ensemble.json").read_text())  # chosen over what --out holds
+    assert ensemble["members"] and set(ensemble["members"]) <= {"mlp-128", "lenet5"}
+    assert "ensemble" in result.stdout
     # even two epochs on 3,000 images should learn something
     assert json.loads((out / "mlp-128.json").read_text())["test_accuracy"] > 0.5
 
