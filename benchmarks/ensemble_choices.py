@@ -25,9 +25,8 @@ def main():
     predictor = Predictor(args.checkpoints)
     _, valid, test = load_splits("cpu")
     images, draw_labels, blank = drawings_as_mnist(args.drawings)
-    with torch.inference_mode():
-        probs = {split: predictor.predict_batch(x) for split, x in
-                 [("valid", valid.x), ("test", test.x), ("drawings", torch.from_numpy(images).unsqueeze(1))]}
+    probs = {split: predictor.predict_batch(x) for split, x in
+             [("valid", valid.x), ("test", test.x), ("drawings", torch.from_numpy(images).unsqueeze(1))]}
     labels = {"valid": valid.y.numpy(), "test": test.y.numpy(), "drawings": draw_labels}
 
     def scores(members):

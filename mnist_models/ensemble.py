@@ -3,17 +3,13 @@
 Start from the best single model, add whichever model lowers the averaged probabilities' loss most,
 stop when none does. Chosen once on held-out training images; stored in checkpoints/ensemble.json.
 """
-import logging
-
 import numpy as np
-import torch
 
 from .checkpoint import paths, write_ensemble_metadata
 from .data import Split, load_splits
 from .models import list_models
 from .predict import Predictor
 
-log = logging.getLogger(__name__)
 SELECTION = "greedy forward selection on validation log-loss"
 
 
@@ -53,8 +49,7 @@ def choose_ensemble(checkpoint_dir="checkpoints", data_dir=None, splits=None):
     if splits is None:
         _, *splits = load_splits("cpu", valid_sizes.pop(), seeds.pop(), data_dir)
     valid, test = (Split(s.x.cpu(), s.y.cpu()) for s in splits)
-    with torch.inference_mode():
-        valid_probs, test_probs = predictor.predict_batch(valid.x), predictor.predict_batch(test.x)
+    valid_probs, test_probs = predictor.predict_batch(valid.x), predictor.predict_batch(test.x)
     members = select_members({n: valid_probs[n] for n in predictor.models}, valid.y.numpy())
 
     def mean(probs):

@@ -31,7 +31,8 @@ class TrainConfig:
     styles: float = 0.3          # share of 0s/7s/1s given a slash/crossbar/flag: common styles MNIST lacks
 
 
-# Milder augmentation, for models where the full strength cost clean accuracy (README, "Training recipes").
+# Milder augmentation for the models the full strength cost clean accuracy (LeNet-5: 99.18 -> 99.38 %
+# on MNIST test, and better on drawings too; README, "Lighter augmentation").
 LIGHT_AUGMENTATION = dict(rotate=10.0, thickness=0.5, elastic=0.5, styles=0.15)
 
 # Per-model departures from TrainConfig's defaults, all in one place.
@@ -39,7 +40,8 @@ RECIPES = {
     "fcn-dropout": dict(lr=1e-3),
     "mlp-500": dict(lr=1e-3, **LIGHT_AUGMENTATION),
     "mlp-128": dict(lr=1e-3),
-    "lenet5": dict(epochs=50, lr=5e-3, weight_decay=0.0, **LIGHT_AUGMENTATION),  # sigmoids learn slowly: higher lr, no decay
+    # sigmoids learn slowly: higher lr, no decay
+    "lenet5": dict(epochs=50, lr=5e-3, weight_decay=0.0, **LIGHT_AUGMENTATION),
     "cnn": dict(epochs=30),                                # the costliest per epoch, and the strongest
     # the ~60k MLPs converge sooner (best epochs within 2 of the end either way); on a CPU, where their
     # per-epoch augmentation dominates, 20 epochs saves a third of the time. The deepest and
