@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_models.data import load_splits  # noqa: E402
 from mnist_models.ensemble import log_loss  # noqa: E402
 from mnist_models.evaluate import drawings_as_mnist  # noqa: E402
-from mnist_models.predict import Predictor, validation_accuracy  # noqa: E402
+from mnist_models.predict import Predictor, average, validation_accuracy  # noqa: E402
 
 
 def main():
@@ -32,10 +32,11 @@ def main():
     def scores(members):
         out = {}
         for split, y in labels.items():
-            mean = np.mean([probs[split][n] for n in members], axis=0)
+            mean = average(probs[split], members)
             pred = np.where(blank, -1, mean.argmax(1)) if split == "drawings" else mean.argmax(1)
             out[split] = 100 * (pred == y).mean()
-        out["loss"] = log_loss(np.mean([probs["valid"][n] for n in members], axis=0), labels["valid"])
+            if split == "valid":
+                out["loss"] = log_loss(mean, y)
         return out
 
     ranked = sorted(predictor.models, key=lambda n: validation_accuracy(predictor.metadata[n]), reverse=True)

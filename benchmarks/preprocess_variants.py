@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_models.drawings import rendered  # noqa: E402
-from mnist_models.evaluate import drawing_scores  # noqa: E402
+from mnist_models.evaluate import drawing_scores, stack_inputs  # noqa: E402
 from mnist_models.predict import Predictor  # noqa: E402
 from mnist_models.preprocess import BOX, INK_FLOOR, ink_map, to_mnist  # noqa: E402
 
@@ -86,8 +86,7 @@ def main():
     print(f"{len(labels)} drawings; ensemble = {', '.join(predictor.ensemble)}\n")
     print(f"{'variant':<32}{top:>10}{'ensemble':>10}{'mean of all':>13}")
     for name, xs in outs.items():
-        blank = np.array([x is None for x in xs])
-        images = np.stack([np.zeros((28, 28), np.float32) if x is None else x for x in xs])
+        images, blank = stack_inputs(xs)
         acc, _ = drawing_scores(predictor, images, labels, blank)
         singles = [v for k, v in acc.items() if k != "ensemble"]
         print(f"{name:<32}{100 * acc[top]:>10.2f}{100 * acc['ensemble']:>10.2f}{100 * np.mean(singles):>13.2f}")

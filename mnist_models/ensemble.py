@@ -8,7 +8,7 @@ import numpy as np
 from .checkpoint import paths, write_ensemble_metadata
 from .data import Split, load_splits
 from .models import list_models
-from .predict import Predictor
+from .predict import Predictor, average
 
 SELECTION = "greedy forward selection on validation log-loss"
 
@@ -20,7 +20,7 @@ def log_loss(probs, labels):
 def select_members(probs, labels):
     """{name: validation probabilities (N, 10)}, labels (N,) -> the member names, in the order chosen."""
     def loss(names):
-        return log_loss(np.mean([probs[n] for n in names], axis=0), labels)
+        return log_loss(average(probs, names), labels)
 
     members, best = [], np.inf
     while len(members) < len(probs):
@@ -51,15 +51,13 @@ def choose_ensemble(checkpoint_dir="checkpoints", data_dir=None, splits=None):
     valid, test = (Split(s.x.cpu(), s.y.cpu()) for s in splits)
     valid_probs, test_probs = predictor.predict_batch(valid.x), predictor.predict_batch(test.x)
     members = select_members({n: valid_probs[n] for n in predictor.models}, valid.y.numpy())
-
-    def mean(probs):
-        return np.mean([probs[n] for n in members], axis=0)
-    test_correct = int((mean(test_probs).argmax(1) == test.y.numpy()).sum())
+    valid_mean, test_mean = average(valid_probs, members), average(test_probs, members)
+    test_correct = int((test_mean.argmax(1) == test.y.numpy()).sum())
     metadata = dict(
         name="ensemble", members=members, selection=SELECTION,
         members_sha256={n: predictor.metadata[n]["weights_sha256"] for n in members},
-        valid_loss=round(log_loss(mean(valid_probs), valid.y.numpy()), 6),
-        valid_accuracy=float((mean(valid_probs).argmax(1) == valid.y.numpy()).mean()),
+        valid_loss=round(log_loss(valid_mean, valid.y.numpy()), 6),
+        valid_accuracy=float((valid_mean.argmax(1) == valid.y.numpy()).mean()),
         test_correct=test_correct, test_accuracy=test_correct / len(test.y),
     )
     write_ensemble_metadata(checkpoint_dir, metadata)

@@ -11,13 +11,18 @@ from .preprocess import to_mnist
 
 def drawings_as_mnist(path, limit=None, seed=0):
     """-> (images (N,28,28) float32, labels (N,), blank mask (N,)): every drawing after to_mnist."""
-    images, labels, blank = [], [], []
+    labels, inputs = [], []
     for label, canvas in rendered(path, limit, seed):
-        x = to_mnist(canvas)
-        blank.append(x is None)
-        images.append(np.zeros((28, 28), np.float32) if x is None else x)
         labels.append(label)
-    return np.stack(images), np.array(labels), np.array(blank)
+        inputs.append(to_mnist(canvas))
+    images, blank = stack_inputs(inputs)
+    return images, np.array(labels), blank
+
+
+def stack_inputs(inputs):
+    """to_mnist results (each (28,28) or None) -> (images (N,28,28) float32, blank mask (N,)); blank = zeros."""
+    blank = np.array([x is None for x in inputs])
+    return np.stack([np.zeros((28, 28), np.float32) if x is None else x for x in inputs]), blank
 
 
 def drawing_scores(predictor, images, labels, blank):

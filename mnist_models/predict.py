@@ -12,6 +12,11 @@ from .preprocess import to_mnist
 log = logging.getLogger(__name__)
 
 
+def average(probs, members):
+    """{name: probabilities (..., 10)} -> the mean over the named members: how an ensemble combines."""
+    return np.mean([probs[name] for name in members], axis=0)
+
+
 def validation_accuracy(metadata):
     return next(h["valid_accuracy"] for h in metadata["history"] if h["epoch"] == metadata["best_epoch"])
 
@@ -83,4 +88,4 @@ class Predictor:
 
     def combine(self, probs):
         """{name: probabilities (..., 10)} -> the ensemble's probabilities: the mean over its members."""
-        return np.mean([probs[name] for name in self.ensemble], axis=0)
+        return average(probs, self.ensemble)
