@@ -1,26 +1,33 @@
 """Train every registered model (or the named ones) with its recipe and store checkpoints + metrics,
-then choose the ensemble over everything in --out.
+then choose the ensemble over everything in --out. Ends with where the time went.
 
     python train_all.py --device cuda
+    python train_all.py --quick                      # the whole zoo in minutes on a CPU
     python train_all.py --models lenet5,cnn --epochs 5 --data-dir ../shared/mnist
 """
-import argparse
-import sys
+import time
 
-import torch
+START = time.perf_counter()
 
-from mnist_models.checkpoint import save_checkpoint
-from mnist_models.data import DataNotFound, load_splits, sha256_of_test_files
-from mnist_models.ensemble import SELECTION, choose_ensemble
-from mnist_models.models import list_models
-from mnist_models.train import TrainConfig, fit, recipe
+import argparse  # noqa: E402  (imports are timed: they are part of a run's cost)
+import sys  # noqa: E402
+
+import torch  # noqa: E402
+
+from mnist_models.checkpoint import save_checkpoint  # noqa: E402
+from mnist_models.data import DataNotFound, load_splits, sha256_of_test_files  # noqa: E402
+from mnist_models.ensemble import SELECTION, choose_ensemble  # noqa: E402
+from mnist_models.models import list_models  # noqa: E402
+from mnist_models.train import Phases, TrainConfig, finish, recipe, train_together  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--models", default="all", help="comma-separated names, or 'all' (default)")
+    p.add_argument("--quick", action="store_true", help="the quick recipes (train.QUICK_RECIPES): minutes on a CPU")
     p.add_argument("--epochs", type=int, help="override every recipe's epoch count")
+    p.add_argument("--compile", action="store_true", help="torch.compile every model (long GPU runs)")
     p.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
     p.add_argument("--out", default="checkpoints", help="where checkpoints go (default: checkpoints/)")
     p.add_argument("--seed", type=int, default=0)
@@ -30,6 +37,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    phases = Phases()
+    phases["start-up and imports"] = time.perf_counter() - START
     names = list_models() if args.models == "all" else args.models.split(",")
     unknown = [n for n in names if n not in list_models()]
     if unknown:
@@ -39,33 +48,45 @@ def main(argv=None):
         sys.exit("--device cuda, but torch sees no CUDA device; use --device cpu")
 
     try:
-        train, valid, test = load_splits(device, TrainConfig.valid_size, args.seed, args.data_dir, args.train_limit)
-        test_hash = sha256_of_test_files(args.data_dir)
+        with phases("data loading", device):
+            train, valid, test = load_splits(device, TrainConfig.valid_size, args.seed, args.data_dir,
+                                             args.train_limit)
+            test_hash = sha256_of_test_files(args.data_dir)
     except DataNotFound as e:
         sys.exit(str(e))
     print(f"device {device}: {len(train.y):,} train / {len(valid.y):,} validation / {len(test.y):,} test images")
 
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("compile", args.compile)) if v}
+    jobs = {name: recipe(name, quick=args.quick, **overrides) for name in names}
+    runs = train_together(jobs, train, valid, args.seed, phases)
+
     rows = []
-    for name in names:
-        overrides = {"epochs": args.epochs} if args.epochs else {}
-        model, metadata = fit(name, recipe(name, **overrides), train, valid, test, seed=args.seed)
-        metadata["test_set_sha256"] = test_hash
-        metadata["train_images"] = len(train.y)
-        save_checkpoint(model, metadata, args.out)
-        rows.append(metadata)
+    for name, run in runs.items():
+        with phases("evaluation", device):
+            model, metadata = finish(run, test)
+        with phases("writing checkpoints"):
+            rows.append(save_checkpoint(model, {**metadata, "test_set_sha256": test_hash,
+                                                "train_images": len(train.y)}, args.out))
 
     print(f"\n{'model':<14}{'parameters':>12}{'test acc %':>12}{'best epoch':>12}{'seconds':>10}")
     for m in rows:
         print(f"{m['name']:<14}{m['parameters']:>12,}{100 * m['test_accuracy']:>12.2f}"
               f"{m['best_epoch']:>8}/{m['epochs']:<3}{m['train_seconds']:>10.1f}")
-    print(f"checkpoints in {args.out}/ (device: {rows[0]['device']})")
+    print(f"checkpoints in {args.out}/ (device: {rows[0]['device']}; seconds: the training time of the "
+          f"stream each model shared)")
 
-    try:  # over every checkpoint in --out, including ones from earlier runs
-        ensemble = choose_ensemble(args.out, splits=(valid, test))
-        print(f"ensemble ({SELECTION}): {', '.join(ensemble['members'])}, "
-              f"test acc {100 * ensemble['test_accuracy']:.2f} %")
-    except ValueError as e:
-        print(f"no ensemble chosen: {e}")
+    with phases("ensemble choice"):
+        try:  # over every checkpoint in --out, including ones from earlier runs
+            ensemble = choose_ensemble(args.out, splits=(valid, test))
+            print(f"ensemble ({SELECTION}): {', '.join(ensemble['members'])}, "
+                  f"test acc {100 * ensemble['test_accuracy']:.2f} %")
+        except ValueError as e:
+            print(f"no ensemble chosen: {e}")
+
+    total = time.perf_counter() - START
+    print(f"\nwhere the time went ({total:.1f} s in all):")
+    for phase, seconds in phases.items():
+        print(f"  {phase:<22}{seconds:>8.1f} s {100 * seconds / total:>5.1f} %")
 
 
 if __name__ == "__main__":

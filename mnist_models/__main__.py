@@ -41,10 +41,10 @@ def predict(args):
 def table(args):
     from pathlib import Path
 
-    from .report import readme_with_table, results_table
+    from .report import readme_with_table, results_table, with_logs
     if args.update:
-        path = Path(args.update)
-        path.write_text(readme_with_table(path.read_text(), args.checkpoints))
+        for path in map(Path, args.update):
+            path.write_text(with_logs(readme_with_table(path.read_text(), args.checkpoints), path.parent))
     else:
         print(results_table(args.checkpoints))
     return 0
@@ -105,7 +105,8 @@ def main(argv=None):
     pp.set_defaults(run=predict)
     pt = sub.add_parser("table", help="print the README results table from the checkpoint metadata")
     pt.add_argument("--checkpoints", default="checkpoints")
-    pt.add_argument("--update", metavar="README.md", help="rewrite the table inside this file instead of printing")
+    pt.add_argument("--update", metavar="FILE.md", nargs="+",
+                    help="rewrite the results table and the benchmark log blocks inside these files instead")
     pt.set_defaults(run=table)
     pe = sub.add_parser("evaluate", help="accuracy on pen-drawn digits rendered like the demo's sketchpad")
     pe.add_argument("--drawings", required=True, help="UNIPEN-style .jsonl.gz of strokes")

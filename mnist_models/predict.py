@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_model, read_metadata
+from .inference import frozen
 from .models import list_models
 from .preprocess import to_mnist
 
@@ -22,9 +23,13 @@ def validation_accuracy(metadata):
 
 
 class Predictor:
-    """Loads every registered model that has a checkpoint; the rest are listed in `unavailable`."""
+    """Loads every registered model that has a checkpoint; the rest are listed in `unavailable`.
 
-    def __init__(self, checkpoint_dir="checkpoints", names=None):
+    One drawing at a time (`predict`, `predict_mnist`) runs each model's frozen graph (inference.py)
+    unless fast=False; batches (`predict_batch`, which re-measures recorded accuracies) run the eager models.
+    """
+
+    def __init__(self, checkpoint_dir="checkpoints", names=None, fast=True):
         self.models, self.metadata, self.unavailable = {}, {}, {}
         for name in names or list_models():
             try:
@@ -32,6 +37,8 @@ class Predictor:
             except CheckpointError as e:
                 self.unavailable[name] = str(e)
                 log.warning("model %s unavailable: %s", name, e)
+        self.fast = fast
+        self.runners = {name: frozen(m) for name, m in self.models.items()} if fast else self.models
         self.ensemble, self.ensemble_metadata = self._read_ensemble(checkpoint_dir, warn=names is None)
 
     def _read_ensemble(self, checkpoint_dir, warn=True):
@@ -63,7 +70,7 @@ class Predictor:
         """
         batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
         probs = {}
-        for name, model in self.models.items():
+        for name, model in self.runners.items():
             start = time.perf_counter()
             probs[name] = torch.softmax(model(batch), dim=1)[0].numpy()
             if timings is not None:
@@ -76,7 +83,7 @@ class Predictor:
 
     def predict(self, image):
         """Any image of one digit -> predict_mnist's dict, or None if the image is blank."""
-        x = to_mnist(image)
+        x = to_mnist(image, crop_first=self.fast)
         return None if x is None else self.predict_mnist(x)
 
     @torch.inference_mode()

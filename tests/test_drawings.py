@@ -65,3 +65,20 @@ def test_drawing_accuracy_targets(drawing_results):
     _, scores, _ = drawing_results
     assert max(v for k, v in scores.items() if k != "ensemble") >= 0.97   # issue 4: best single model >= 97 %
     assert scores["ensemble"] >= 0.98                                          # issue 4: ensemble >= 98 %
+
+
+def test_fast_path_gives_the_eager_answers_on_real_drawings():
+    # issue 8: cropping on 8-bit values and frozen graphs must not change what anybody sees
+    if not DRAWINGS.exists():
+        pytest.skip(f"{DRAWINGS} missing")
+    from mnist_models import Predictor
+    from mnist_models.drawings import rendered
+    fast, eager = Predictor(), Predictor(fast=False)
+    for _, canvas in rendered(DRAWINGS, limit=200, seed=5):
+        a, b = fast.predict(canvas), eager.predict(canvas)
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_allclose(a[name], b[name], atol=1e-5, rtol=0)

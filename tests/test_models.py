@@ -72,3 +72,33 @@ def test_cnn_halves_resolution_down_to_1x1():
 def test_unknown_model_lists_valid_names():
     with pytest.raises(KeyError, match="lenet5"):
         create_model("resnet-1000")
+
+
+def test_lenet5_c3_equals_the_table_map_by_map():
+    # known answer built by hand: each C3 map is the sum of 5x5 convolutions over its own input maps
+    c3 = create_model("lenet5")[4]
+    x = torch.rand(2, 6, 14, 14)
+    w = c3.dense_weight()
+    bias = torch.cat([conv.bias for conv in c3.groups])[c3.unshuffle]
+    expected = torch.stack([
+        sum(torch.nn.functional.conv2d(x[:, [c]], w[j, [c]][None]) for c in inputs)[:, 0] + bias[j]
+        for j, inputs in enumerate(C3_TABLE)], dim=1)
+    torch.testing.assert_close(c3(x), expected, atol=1e-5, rtol=1e-5)
+    unused = torch.ones(16, 6, dtype=torch.bool)
+    for j, inputs in enumerate(C3_TABLE):
+        unused[j, inputs] = False
+    assert (w[unused] == 0).all() and (w[~unused] != 0).all()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_frozen_inference_graph_gives_the_eager_answers(name):
+    from mnist_models.inference import frozen
+    torch.manual_seed(1)
+    model = create_model(name).eval()
+    with torch.no_grad():
+        model(torch.rand(64, 1, 28, 28))  # nothing learnt, but BatchNorm's statistics must not be the identity
+    graph = frozen(model)
+    for batch in (1, 5):
+        x = torch.rand(batch, 1, 28, 28)
+        with torch.inference_mode():
+            torch.testing.assert_close(graph(x), model(x), atol=1e-5, rtol=1e-5)

@@ -88,3 +88,18 @@ def test_mnist_digits_round_trip_unchanged(mnist_test):
     for digit in digits:
         out = to_mnist((255 * (1 - digit)).round().astype(np.uint8))
         np.testing.assert_allclose(out, digit, atol=0.03)
+
+
+@pytest.mark.parametrize("image", [
+    bar_on_paper(200, 200, 30, 150, 100, 25), 255 - bar_on_paper(200, 200, 30, 150, 100, 25),
+    np.stack([bar_on_paper(90, 120, 10, 5, 70, 9)] * 3, axis=2), paper(40, 40),
+    np.where(bar_on_paper(60, 60, 5, 50, 50, 3) == 0, 200, 255).astype(np.uint8),
+    np.dstack([np.full((50, 70, 3), 255, np.uint8), 255 - bar_on_paper(50, 70, 1, 1, 48, 68)]),
+    np.pad(np.full((3, 3, 4), 255, np.uint8), ((30, 10), (2, 40), (0, 0))),
+], ids=["dark-on-light", "light-on-dark", "rgb", "blank", "faint", "rgba-opaque-dark-background", "rgba-transparent"])
+def test_cropping_first_gives_the_same_answer(image):
+    # crop_first finds the ink on 8-bit values before converting; the answer must not change at all
+    a, b = to_mnist(image), to_mnist(image, crop_first=False)
+    assert (a is None) == (b is None)
+    if a is not None:
+        np.testing.assert_array_equal(a, b)

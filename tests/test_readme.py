@@ -1,9 +1,12 @@
 """The README's results table is exactly what the committed checkpoints' metadata says."""
 from pathlib import Path
 
-from mnist_models.report import readme_with_table
+import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from mnist_models.report import readme_with_table, with_logs
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def test_readme_results_table_matches_checkpoints():
@@ -14,3 +17,15 @@ def test_readme_results_table_matches_checkpoints():
 def test_readme_starts_with_spaces_front_matter():
     front = README.read_text().split("---")[1]
     assert "sdk: gradio" in front and "app_file: demo.py" in front
+
+
+@pytest.mark.parametrize("doc", ["README.md", "BENCHMARKS.md"])
+def test_benchmark_figures_are_the_stored_logs(doc):
+    text = (ROOT / doc).read_text()
+    assert text == with_logs(text, ROOT), f"run: python -m mnist_models table --update {doc}"
+
+
+def test_log_blocks_are_filled_from_their_files(tmp_path):
+    (tmp_path / "b.txt").write_text("speed-up: 2.00x\n")
+    text = "a\n<!-- log: b.txt -->\nold\n<!-- /log -->\nz"
+    assert with_logs(text, tmp_path) == "a\n<!-- log: b.txt -->\n```\nspeed-up: 2.00x\n```\n<!-- /log -->\nz"

@@ -35,8 +35,21 @@ def test_train_all_smoke(tmp_path):
     ensemble = json.loads((out / "ensemble.json").read_text())  # chosen over what --out holds
     assert ensemble["members"] and set(ensemble["members"]) <= {"mlp-128", "lenet5"}
     assert "ensemble" in result.stdout
+    assert "where the time went" in result.stdout
+    for phase in ("start-up and imports", "data loading", "training", "evaluation", "writing checkpoints"):
+        assert phase in result.stdout, phase
     # even two epochs on 3,000 images should learn something
     assert json.loads((out / "mlp-128.json").read_text())["test_accuracy"] > 0.5
+
+
+def test_train_all_quick(tmp_path):
+    result = run_train_all("--device", "cpu", "--quick", "--models", "custom-mlp-6,mlp-128", "--train-limit", "2000",
+                           "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("custom-mlp-6", "mlp-128"):
+        meta = json.loads((tmp_path / f"{name}.json").read_text())
+        assert meta["recipe"]["rotate"] == 0 and meta["epochs"] == meta["recipe"]["epochs"] == len(meta["history"])
+        assert meta["trained_with"] == ["custom-mlp-6", "mlp-128"]   # one shared stream of clean batches
 
 
 def test_train_all_rejects_unknown_model(tmp_path):

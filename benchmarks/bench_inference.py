@@ -1,0 +1,86 @@
+"""One drawing, every model: Predictor.predict's latency, the eager path beside the fast one, same run.
+
+    python benchmarks/bench_inference.py [--drawings ../shared/unipen/dev-digits.jsonl.gz] [--n 300]
+
+Naive: to_mnist on the whole canvas, then each eager model. Fast (the default): to_mnist crops on
+8-bit values first, then each model's frozen graph (mnist_models/inference.py). Prints p50/p95 per
+stage, the ratio, and the largest difference between the two paths' probabilities.
+"""
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from mnist_models import Predictor, to_mnist  # noqa: E402
+from mnist_models.drawings import read_drawings, render  # noqa: E402
+
+
+def percentiles(ms):
+    ms = sorted(ms)
+    return statistics.median(ms), ms[int(0.95 * (len(ms) - 1))]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--drawings", default=str(ROOT.parent / "shared" / "unipen" / "dev-digits.jsonl.gz"))
+    p.add_argument("--n", type=int, default=300, help="drawings (800x800 RGBA canvases, as the sketchpad sends)")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {args.threads} torch threads, "
+          f"torch {torch.__version__}, Python {platform.python_version()}")
+    rng = random.Random(0)
+    canvases = [render(strokes, rng) for _, strokes in read_drawings(args.drawings, args.n)]
+
+    paths = {"naive": Predictor(str(ROOT / "checkpoints"), fast=False), "fast": Predictor(str(ROOT / "checkpoints"))}
+    for predictor in paths.values():  # warm-up: first calls allocate and pick kernels
+        for canvas in canvases[:20]:
+            predictor.predict(canvas)
+
+    results, answers = {}, {}
+    for label, predictor in paths.items():
+        crop = predictor.fast
+        total, prep, models, per_model = [], [], [], {}
+        answers[label] = []
+        for canvas in canvases:  # interleaving stages would hide nothing: each call is timed on its own
+            t0 = time.perf_counter()
+            probs = predictor.predict(canvas)
+            total.append(1000 * (time.perf_counter() - t0))
+            answers[label].append(probs)
+            t0 = time.perf_counter()
+            x = to_mnist(canvas, crop_first=crop)
+            prep.append(1000 * (time.perf_counter() - t0))
+            timings = {}
+            t0 = time.perf_counter()
+            predictor.predict_mnist(x, timings)
+            models.append(1000 * (time.perf_counter() - t0))
+            for name, ms in timings.items():
+                per_model.setdefault(name, []).append(ms)
+        results[label] = dict(total=percentiles(total), to_mnist=percentiles(prep), models=percentiles(models),
+                              per_model={n: statistics.median(v) for n, v in per_model.items() if n != "ensemble"})
+
+    print(f"\n{len(canvases)} drawings; milliseconds, p50 / p95")
+    print(f"{'stage':<34}{'naive':>16}{'fast':>16}{'ratio (p50)':>14}")
+    for stage, title in (("total", "Predictor.predict (all)"), ("to_mnist", "  to_mnist"),
+                         ("models", "  12 models + ensemble")):
+        a, b = results["naive"][stage], results["fast"][stage]
+        print(f"{title:<34}{a[0]:>8.2f} /{a[1]:>6.2f}{b[0]:>8.2f} /{b[1]:>6.2f}{a[0] / b[0]:>13.1f}x")
+    print("\nper model, p50 ms (naive -> fast):")
+    for name in results["naive"]["per_model"]:
+        print(f"  {name:<14}{results['naive']['per_model'][name]:>7.3f} ->{results['fast']['per_model'][name]:>7.3f}")
+    diff = max(float(np.abs(a[k] - b[k]).max()) for a, b in zip(answers["naive"], answers["fast"]) if a for k in a)
+    same = all((a is None) == (b is None) for a, b in zip(answers["naive"], answers["fast"]))
+    print(f"\nlargest probability difference between the paths: {diff:.2e} (blank decisions identical: {same})")
+
+
+if __name__ == "__main__":
+    main()
