@@ -236,11 +236,6 @@ def finish(run, test):
     return model.cpu().to(memory_format=torch.contiguous_format).eval(), metadata
 
 
-def fit(name, cfg, train, valid, test, seed=0, progress=True):
-    """Train one model alone -> (model, metadata)."""
-    return finish(train_together({name: cfg}, train, valid, seed, progress=progress)[name], test)
-
-
 def device_name(device):
     device = torch.device(device)
     return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
