@@ -48,8 +48,7 @@ def ink_map(image, crop=False):
 
     def luma(a):  # weights first, then the 0-255 scale: one float pass over three channels, not four
         a = np.asarray(a[..., :3] if a.ndim == 3 else a, np.float32)
-        a = a @ LUMA if a.ndim == 3 else a
-        return a / 255.0 if unit > 1 else a
+        return as_float(a @ LUMA if a.ndim == 3 else a)
 
     border = np.concatenate([luma(raw[0]), luma(raw[-1]), luma(raw[:, 0]), luma(raw[:, -1])])
     background = float(np.median(border))
