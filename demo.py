@@ -13,12 +13,15 @@ import torch
 from PIL import Image
 
 from mnist_models import Predictor, list_models, to_mnist
+from mnist_models.study import saliency, saliency_image
+from tabs import compare
 
 log = logging.getLogger("demo")
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-CHECKPOINTS = os.environ.get("MNIST_CHECKPOINTS", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                               "checkpoints"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKPOINTS = os.environ.get("MNIST_CHECKPOINTS", os.path.join(HERE, "checkpoints"))
+EXPERIMENTS = os.environ.get("MNIST_EXPERIMENTS", os.path.join(HERE, "experiments"))
 CANVAS = 800          # px: the sketchpad's own resolution (what it delivers), shown scaled to fit its box
 BRUSH = 25            # px on that canvas: after to_mnist's scaling, close to MNIST's stroke width
 LOW_CONFIDENCE = 0.5  # below this the ensemble is unsure: say so rather than pretend
@@ -72,6 +75,12 @@ def enlarge(x, factor=10):
     return np.kron((x * 255).round().astype(np.uint8), np.ones((factor, factor), np.uint8))
 
 
+def why(x, name):
+    """Saliency of the chosen model's answer over the 28x28 view (the ensemble: its members' mean)."""
+    members = predictor.ensemble if name == "ensemble" else [name]
+    return saliency_image(x, np.mean([saliency(predictor.models[m], x) for m in members], axis=0))
+
+
 def model_card(name, ms=None):
     if name is None:
         return "No trained models found: run `python train_all.py`."
@@ -111,13 +120,13 @@ def comparison_html(probs):
 
 
 def analyse(sketch, model_name):
-    """Sketchpad value + chosen model -> (label, model card, what the model sees, comparison, status)."""
+    """Sketchpad value + chosen model -> (label, model card, what the model sees, saliency, comparison, status)."""
     model_name = model_name or DEFAULT_MODEL
     x = drawing_to_mnist(sketch)
     if x is None or not predictor.models:
         status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
                   else "### ⚠️ No trained models: run `python train_all.py`")
-        return None, model_card(model_name), None, comparison_html(None), status
+        return None, model_card(model_name), None, None, comparison_html(None), status
     probs, ms = probabilities_for(x)
     p = probs[model_name]
     label = {str(d): float(p[d]) for d in range(10)}
@@ -125,7 +134,7 @@ def analyse(sketch, model_name):
     status = (f"### ⚠️ Not sure this is a digit: the models are only {100 * confidence:.0f} % confident"
               if confidence < LOW_CONFIDENCE else
               f"### {model_name}: **{int(p.argmax())}** ({100 * float(p.max()):.1f} %)")
-    return label, model_card(model_name, ms[model_name]), enlarge(x), comparison_html(probs), status
+    return label, model_card(model_name, ms[model_name]), enlarge(x), why(x, model_name), comparison_html(probs), status
 
 
 def classify(image):
@@ -153,7 +162,7 @@ CSS = """
 .zoo tr.disagree { background: rgba(255, 80, 80, 0.18); }
 .zoo tr.ensemble { font-weight: bold; background: rgba(80, 140, 255, 0.12); }
 .zoo td.pred { font-size: 1.25em; font-weight: bold; }
-#seen img { image-rendering: pixelated; }
+#seen img, #why img { image-rendering: pixelated; }
 .hint { opacity: 0.7; }
 """
 # Phones: give the canvas the page's side margins. A raw <style>, since Gradio scopes `css` to its
@@ -180,27 +189,35 @@ unavailable_note = ("" if not predictor.unavailable else
                     f"⚠️ Unavailable (no checkpoint): {', '.join(predictor.unavailable)}. "
                     "`python train_all.py` creates them.")
 
+zoo = compare.Zoo(CHECKPOINTS, EXPERIMENTS)
+
 with gr.Blocks(title="MNIST model zoo") as demo:
     gr.Markdown("# ✍️ MNIST model zoo\nDraw a digit. Every model classifies it as you draw; "
-                "pick one to see its probabilities and what it sees. " + unavailable_note)
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            sketch = gr.Sketchpad(
-                elem_id="sketch", label="Draw here", type="numpy", image_mode="RGBA",
-                canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
-                brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
-                eraser=gr.Eraser(default_size=BRUSH * 2), height=460, width=460)
-            seen = gr.Image(label="What the model sees (28×28)", elem_id="seen", height=200, width=200,
-                            interactive=False, buttons=[])
-        with gr.Column(scale=1, min_width=320):
-            status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
-            model = gr.Dropdown(CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="model")
-            label = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
-            card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="card")
-    gr.Markdown("## All models, same drawing")
-    table = gr.HTML(comparison_html(None), elem_id="table")
+                "pick one to see its probabilities, what it sees and why. " + unavailable_note)
+    with gr.Tab("Draw", id="draw"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                sketch = gr.Sketchpad(
+                    elem_id="sketch", label="Draw here", type="numpy", image_mode="RGBA",
+                    canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
+                    brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=BRUSH * 2), height=460, width=460)
+                with gr.Row():
+                    seen = gr.Image(label="What the model sees (28×28)", elem_id="seen", height=200, width=200,
+                                    interactive=False, buttons=[])
+                    why_image = gr.Image(label="Why: red pushed toward its answer, blue away", elem_id="why",
+                                         height=200, width=200, interactive=False, buttons=[])
+            with gr.Column(scale=1, min_width=320):
+                status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
+                model = gr.Dropdown(CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="model")
+                label = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
+                card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="card")
+        gr.Markdown("## All models, same drawing")
+        table = gr.HTML(comparison_html(None), elem_id="table")
+    with gr.Tab("Compare", id="compare"):
+        compare.build(zoo, predictor)
 
-    outputs = [label, card, seen, table, status]
+    outputs = [label, card, seen, why_image, table, status]
     sketch.change(analyse, [sketch, model], outputs, trigger_mode="always_last", show_progress="hidden",
                   api_name="analyse")
     model.change(analyse, [sketch, model], outputs, show_progress="hidden", api_name=False)
@@ -212,7 +229,7 @@ with gr.Blocks(title="MNIST model zoo") as demo:
 
 log.info("ready: %d models loaded in %.2f s since import", len(predictor.models), time.perf_counter() - started)
 
-PAGE = dict(css=CSS, js=JS, head=PHONE_CSS)
+PAGE = dict(css=CSS + compare.CSS, js=JS, head=PHONE_CSS)
 
 if __name__ == "__main__":
     demo.launch(**PAGE)

@@ -2,8 +2,9 @@
 
     python benchmarks/bench_inference.py [--drawings ../shared/unipen/dev-digits.jsonl.gz] [--n 300]
 
-Naive: to_mnist on the whole canvas, then each eager model. Fast (the default): to_mnist crops on
-8-bit values first, then each model's frozen graph (mnist_models/inference.py). Prints p50/p95 per
+Naive (the first release's path): to_mnist on the whole canvas, then each eager model, the cnn's 2x2-map
+convolutions as convolutions. Fast (the default): to_mnist crops on 8-bit values first, then each
+model's frozen graph (mnist_models/inference.py). Prints p50/p95 per
 stage, the ratio, and the largest difference between the two paths' probabilities.
 """
 import argparse
@@ -22,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from mnist_models import Predictor, to_mnist  # noqa: E402
 from mnist_models.drawings import read_drawings, render  # noqa: E402
+from mnist_models.models import Conv3x3  # noqa: E402
+
+FAST_CONV = Conv3x3.forward
+
+
+def use_path(label):
+    """The naive path runs the cnn's 2x2-map convolutions as the first release did: as convolutions."""
+    Conv3x3.forward = torch.nn.Conv2d.forward if label == "naive" else FAST_CONV
 
 
 def percentiles(ms):
@@ -42,12 +51,14 @@ def main():
     canvases = [render(strokes, rng) for _, strokes in read_drawings(args.drawings, args.n)]
 
     paths = {"naive": Predictor(str(ROOT / "checkpoints"), fast=False), "fast": Predictor(str(ROOT / "checkpoints"))}
-    for predictor in paths.values():  # warm-up: first calls allocate and pick kernels
+    for label, predictor in paths.items():  # warm-up: first calls allocate and pick kernels
+        use_path(label)
         for canvas in canvases[:20]:
             predictor.predict(canvas)
 
     results, answers = {}, {}
     for label, predictor in paths.items():
+        use_path(label)
         crop = predictor.fast
         total, prep, models, per_model = [], [], [], {}
         answers[label] = []

@@ -1,4 +1,5 @@
-"""Command line: `python -m mnist_models predict|table|evaluate|ensemble ...`. Run with --help for details."""
+"""Command line: `python -m mnist_models predict|table|evaluate|ensemble|study|repeats|experiment|figures ...`.
+Run with --help for details."""
 import argparse
 import json
 import sys
@@ -95,6 +96,59 @@ def ensemble(args):
     return 0
 
 
+def seed_list(text):
+    """'0-4' or '0,2,5' -> [0, 1, 2, 3, 4] / [0, 2, 5]."""
+    if "-" in text:
+        first, last = map(int, text.split("-"))
+        return list(range(first, last + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def study(args):
+    from .data import load_mnist
+    from .evaluate import drawings_as_mnist
+    from .study import study as make_study, write_studies
+    predictor = Predictor(args.checkpoints)
+    images, labels = load_mnist(train=False, data_dir=args.data_dir)
+    drawings = None
+    if args.drawings:
+        drawing_set = dict(file=args.drawings.rsplit("/", 1)[-1], seed=0)
+        drawings = (*drawings_as_mnist(args.drawings), drawing_set)
+    results = make_study(predictor, images, labels, drawings)
+    write_studies(results, args.checkpoints)
+    for name, r in results.items():
+        drawn = f", drawings {r['drawing_correct']}/{sum(map(sum, r['drawing_confusion']))}" if drawings else ""
+        print(f"{name:<14} MNIST test {r['mnist_correct']}/{len(labels)}{drawn}; most confident mistake "
+              f"{r['mistakes'][0]['confidence']:.3f}" if r["mistakes"] else f"{name:<14} no mistakes")
+    print(f"written to {args.checkpoints}/NAME.study.json")
+    return 0
+
+
+def repeats(args):
+    from .evaluate import drawings_as_mnist
+    from .repeats import run_repeats
+    names = list_models() if args.models == "all" else args.models.split(",")
+    drawings = drawings_as_mnist(args.drawings, args.drawings_limit)
+    run_repeats(names, seed_list(args.seeds), drawings, args.checkpoints, args.device, args.data_dir,
+                {"epochs": args.epochs} if args.epochs else None, args.train_limit)
+    return 0
+
+
+def experiment(args):
+    from .experiments import run_experiment
+    for setting in (["writeup", "ours"] if args.setting == "both" else [args.setting]):
+        run_experiment(args.name, setting, seed_list(args.seeds), args.device, args.data_dir, args.root,
+                       args.train_limit, args.epochs)
+    return 0
+
+
+def figures(args):
+    from .figures import write_figures
+    for path in write_figures(args.checkpoints, args.experiments, args.out):
+        print(path)
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mnist_models")
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,8 +174,45 @@ def main(argv=None):
     pn.add_argument("--checkpoints", default="checkpoints")
     pn.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
     pn.set_defaults(run=ensemble)
+    ps = sub.add_parser("study", help="confusion matrices and most confident mistakes, beside each checkpoint")
+    ps.add_argument("--checkpoints", default="checkpoints")
+    ps.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+    ps.add_argument("--drawings", help="UNIPEN-style .jsonl.gz: also the drawings' confusion matrices")
+    ps.set_defaults(run=study)
+    pr = sub.add_parser("repeats", help="every model's recipe under several seeds -> checkpoints/repeats.json")
+    pr.add_argument("--seeds", default="0-4", help="'0-4' or '0,1,2' (default 0-4)")
+    pr.add_argument("--models", default="all")
+    pr.add_argument("--drawings", required=True, help="UNIPEN-style .jsonl.gz, for each run's drawing accuracy")
+    pr.add_argument("--device", default="cuda" if torch_cuda() else "cpu")
+    pr.add_argument("--epochs", type=int, help="override the recipes' epochs (smoke tests only)")
+    pr.add_argument("--train-limit", type=int, help="train on only this many images (smoke tests only)")
+    pr.add_argument("--drawings-limit", type=int, help="measure on a seeded subset of drawings (smoke tests only)")
+    pr.add_argument("--checkpoints", default="checkpoints")
+    pr.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+    pr.set_defaults(run=repeats)
+    px = sub.add_parser("experiment", help="reproduce a reference experiment -> experiments/NAME.json")
+    px.add_argument("name", choices=["regularization", "fcn-depth"])
+    px.add_argument("--setting", default="both", choices=["writeup", "ours", "both"],
+                    help="the write-up's own training setting, our recipe, or both (default)")
+    px.add_argument("--seeds", default="0-2")
+    px.add_argument("--device", default="cuda" if torch_cuda() else "cpu")
+    px.add_argument("--epochs", type=int, help="override every setting's epochs (smoke tests only)")
+    px.add_argument("--train-limit", type=int, help="train on only this many images (smoke tests only)")
+    px.add_argument("--root", default="experiments", help="where results go (default experiments/)")
+    px.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+    px.set_defaults(run=experiment)
+    pf = sub.add_parser("figures", help="the README's figures, drawn from the stored results -> docs/figures/")
+    pf.add_argument("--checkpoints", default="checkpoints")
+    pf.add_argument("--experiments", default="experiments")
+    pf.add_argument("--out", default="docs/figures")
+    pf.set_defaults(run=figures)
     args = p.parse_args(argv)
     return args.run(args)
+
+
+def torch_cuda():
+    import torch
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

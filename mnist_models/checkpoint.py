@@ -30,7 +30,7 @@ def _atomic_write(path, write):
     os.replace(tmp, path)  # a run killed before this line leaves the previous file untouched
 
 
-def _write_json(path, data):
+def write_json(path, data):
     _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1) + "\n"))
 
 
@@ -40,7 +40,7 @@ def save_checkpoint(model, metadata, directory):
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(weights_path, lambda p: save_file(state, str(p)))
     metadata = {**metadata, "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest()}
-    _write_json(meta_path, metadata)
+    write_json(meta_path, metadata)
     return metadata
 
 
@@ -66,8 +66,8 @@ def load_model(name, checkpoint_dir="checkpoints"):
     if hashlib.sha256(data).hexdigest() != metadata.get("weights_sha256"):
         raise CheckpointError(f"{weights_path}: does not match the sha256 in its .json (corrupt or "
                               f"from another run); {fix}")
-    model = create_model(name)
     try:
+        model = create_model(name, **metadata.get("model_args", {}))
         model.load_state_dict(load_file(str(weights_path)))
     except Exception as e:
         raise CheckpointError(f"{weights_path}: does not fit model {name!r} ({e}); {fix}") from None
@@ -77,9 +77,9 @@ def load_model(name, checkpoint_dir="checkpoints"):
 def update_metadata(name, directory, **fields):
     """Add measurements (e.g. drawing accuracy) to a checkpoint's JSON; the weights are untouched."""
     _, meta_path = paths(name, directory)
-    _write_json(meta_path, {**read_metadata(name, directory), **fields})
+    write_json(meta_path, {**read_metadata(name, directory), **fields})
 
 
 def write_ensemble_metadata(directory, metadata):
     """ensemble.json: the ensemble's members and measurements (it has no weights of its own)."""
-    _write_json(Path(directory) / "ensemble.json", metadata)
+    write_json(Path(directory) / "ensemble.json", metadata)

@@ -27,16 +27,69 @@ def results_table(checkpoint_dir="checkpoints"):
     return "\n".join(lines)
 
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+def repeats_table(checkpoint_dir="checkpoints", alpha=0.05):
+    """Mean ± std per model over its seeds, and which neighbours in the ranking differ beyond seed noise."""
+    from .repeats import permutation_p, read_repeats, summary
+    repeats = read_repeats(Path(checkpoint_dir) / "repeats.json")
+    if not repeats:
+        return "_No repeated runs yet: `python -m mnist_models repeats --drawings FILE`._"
+    drawn = {name: (mean, std) for name, mean, std, _ in summary(repeats, "drawing_accuracy")}
+    ranked = summary(repeats, "test_accuracy")
+    lines = ["| model | seeds | MNIST test % (mean ± std) | drawings % (mean ± std) |", "|---|---|---:|---:|"]
+    for name, mean, std, n in ranked:
+        seeds = ", ".join(map(str, repeats[name]["seeds"]))
+        lines.append(f"| `{name}` | {seeds} | {_pm(mean, std)} | {_pm(*drawn[name])} |")
+    lines += ["", f"Neighbours in this ranking (MNIST test), exact two-sided permutation test on the difference "
+              f"of means, significant at p < {alpha}:", ""]
+    for (a, mean_a, _, n_a), (b, mean_b, _, n_b) in zip(ranked, ranked[1:]):
+        if min(n_a, n_b) < 5:
+            verdict = f"too few seeds to tell ({n_a} and {n_b}; the test needs 5 each)"
+        else:
+            p = permutation_p(repeats[a]["test_accuracy"], repeats[b]["test_accuracy"])
+            verdict = f"{'larger than seed noise' if p < alpha else 'within seed noise'} (p = {p:.3f})"
+        lines.append(f"- `{a}` vs `{b}`: {100 * (mean_a - mean_b):+.2f} points, {verdict}")
+    return "\n".join(lines)
 
 
-def readme_with_table(readme_text, checkpoint_dir="checkpoints"):
-    """The README text with the block between the results markers regenerated."""
-    if START not in readme_text:
-        return readme_text
-    head, rest = readme_text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{results_table(checkpoint_dir)}\n{END}{tail}"
+def _pm(mean, std):
+    return f"{100 * mean:.2f}" + ("" if std != std else f" ± {100 * std:.2f}")  # std is NaN with one seed
+
+
+def experiment_table(name, experiments_dir="experiments"):
+    """Reported -> reproduced in the write-up's setting -> our recipe, mean ± std over seeds."""
+    from .experiments import read_results, summarise
+    if not read_results(name, experiments_dir)["runs"]:
+        return f"_Not run yet: `python -m mnist_models experiment {name}`._"
+    rows = {}
+    for r in summarise(name, experiments_dir):
+        row = rows.setdefault(r["label"], {"reported": r["reported"], "parameters": r["parameters"]})
+        row[r["setting"]] = f"{_pm(r['mean'], r['std'] if r['std'] is not None else float('nan'))} (n={r['n']})"
+    lines = ["| setting | parameters | reported % | reproduced % (write-up's setting) | our recipe % |",
+             "|---|---:|---:|---:|---:|"]
+    for label, row in rows.items():
+        reported = "—" if row["reported"] is None else f"{row['reported']:.2f}"
+        lines.append(f"| {label} | {row['parameters']:,} | {reported} | {row.get('writeup', 'not run')} "
+                     f"| {row.get('ours', 'not run')} |")
+    return "\n".join(lines)
+
+
+def fill_block(text, tag, content):
+    """Replace what lies between <!-- TAG:start --> and <!-- TAG:end --> (if present) with `content`."""
+    start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+    if start not in text:
+        return text
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content}\n{end}{tail}"
+
+
+def readme_with_table(readme_text, checkpoint_dir="checkpoints", experiments_dir="experiments"):
+    """The README text with every generated block (results, repeats, experiments) regenerated."""
+    text = fill_block(readme_text, "results", results_table(checkpoint_dir))
+    text = fill_block(text, "repeats", repeats_table(checkpoint_dir))
+    for name in ("regularization", "fcn-depth"):
+        text = fill_block(text, f"experiment-{name}", experiment_table(name, experiments_dir))
+    return text
 
 
 # <!-- log: benchmarks/results/X.txt --> ... <!-- /log -->: the stored output of a benchmark run, verbatim

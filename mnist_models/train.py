@@ -24,6 +24,8 @@ class TrainConfig:
     lr: float = 2e-3             # peak learning rate of the one-cycle schedule (AdamW)
     weight_decay: float = 5e-4   # AdamW's decoupled decay: mild, the models are small
     warmup: float = 0.15         # fraction of steps spent ramping up: lets BatchNorm statistics settle
+    optimizer: str = "adamw"     # "adam" adds weight decay to the gradient (an L2 term, as the write-ups did); "sgd"
+    schedule: str = "onecycle"   # or "constant": the write-ups' fixed rate
     label_smoothing: float = 0.0 # off: we select epochs by plain validation loss
     valid_size: int = 5000       # training images held out to pick the best epoch; the test set is used once
     # Augmentation (augment.py), fresh every epoch; all zero = train on the clean images.
@@ -34,6 +36,7 @@ class TrainConfig:
     thickness: float = 0.7       # max blend toward a 3x3 dilation/erosion: brushes and pens differ
     elastic: float = 1.0         # px of smooth random displacement: wobbly hand-drawn strokes
     styles: float = 0.3          # share of 0s/7s/1s given a slash/crossbar/flag: common styles MNIST lacks
+    noise: float = 0.0           # std of Gaussian noise added to every training batch: a write-up's regulariser
     # How the arithmetic runs: the same recipe, faster. Evaluation is always exact float32.
     bf16: bool = True            # bf16 autocast for training steps on CUDA (tensor cores); a CPU here has no bf16 units
     channels_last: bool = True   # NHWC convolutions: cuDNN's and oneDNN's fast kernels (CPU: cnn 147 -> 114 s/epoch)
@@ -85,7 +88,15 @@ def augmenting(cfg):
 
 def stream_key(cfg):
     """Models whose configs agree on this can share one stream of augmented batches."""
-    return cfg.batch_size, tuple(getattr(cfg, field) for field in AUGMENTATION_FIELDS)
+    return cfg.batch_size, cfg.noise, tuple(getattr(cfg, field) for field in AUGMENTATION_FIELDS)
+
+
+OPTIMIZERS = {
+    "adamw": lambda params, cfg, fused: torch.optim.AdamW(params, cfg.lr, weight_decay=cfg.weight_decay, fused=fused),
+    "adam": lambda params, cfg, fused: torch.optim.Adam(params, cfg.lr, weight_decay=cfg.weight_decay, fused=fused),
+    "sgd": lambda params, cfg, fused: torch.optim.SGD(params, cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay,
+                                                      fused=fused),
+}
 
 
 @contextlib.contextmanager
@@ -131,31 +142,40 @@ def evaluate(model, split, batch_size=2000):
 class Run:
     """One model in training: its recipe, optimizer, schedule, history and best epoch so far."""
 
-    def __init__(self, name, cfg, train_size, seed, device):
+    def __init__(self, name, cfg, train_size, seed, device, architecture=None):
+        """`name` labels the run; `architecture` = (registry name, builder kwargs), default (name, {})."""
         self.name, self.cfg, self.seed, self.device = name, cfg, seed, device
+        self.architecture = architecture or (name, {})
         torch.manual_seed(seed)  # the same initial weights whichever models train beside it
-        self.model = create_model(name).to(device)
+        self.model = create_model(self.architecture[0], **self.architecture[1]).to(device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # only 4-d weights change
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                     fused=device.type == "cuda")  # one kernel per step instead of dozens
+        # fused on CUDA: one kernel per step instead of dozens
+        self.opt = OPTIMIZERS[cfg.optimizer](self.model.parameters(), cfg, device.type == "cuda")
         steps = cfg.epochs * -(-train_size // cfg.batch_size)
-        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=steps,
-                                                         pct_start=cfg.warmup)
+        self.sched = (torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=steps,
+                                                          pct_start=cfg.warmup) if cfg.schedule == "onecycle"
+                      else torch.optim.lr_scheduler.ConstantLR(self.opt, factor=1.0))
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.autocast = torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
-        self.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
+        # per-epoch sums kept on the device: no host sync per step
+        self.loss_sum, self.correct, self.grad_norm_sum, self.steps = (torch.zeros((), device=device) for _ in range(4))
         self.history, self.best = [], None
         self.train_seconds, self.trained_with = 0.0, [name]  # the shared stream's time, and who shared it
 
     def step(self, x, y):
         with self.autocast:
-            loss = F.cross_entropy(self.forward(x), y, label_smoothing=self.cfg.label_smoothing)
+            logits = self.forward(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.grad_norm_sum += torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters()])
+        self.lr = self.sched.get_last_lr()[0]  # the rate this step used
         self.opt.step()
         self.sched.step()
         self.loss_sum += loss.detach().float() * len(y)
+        self.correct += (logits.detach().argmax(1) == y).sum()
+        self.steps += 1
 
     def warm_up(self, x, y):
         """One forward and backward that changes nothing: compiles and picks kernels before timing starts."""
@@ -165,26 +185,34 @@ class Run:
         self.opt.zero_grad(set_to_none=True)
         self.model.load_state_dict(state)  # BatchNorm's running statistics moved
 
-    def end_epoch(self, epoch, train_size, valid):
+    def end_epoch(self, epoch, train_size, valid, seconds):
+        """Record the epoch's history row (`seconds`: its shared stream's time) and keep the best weights."""
         valid_loss, valid_acc, _ = evaluate(self.model, valid)
-        train_loss = self.loss_sum.item() / train_size
-        self.loss_sum.zero_()
-        self.history.append(dict(epoch=epoch, train_loss=round(train_loss, 5), valid_loss=round(valid_loss, 5),
-                                 valid_accuracy=valid_acc))
-        if self.best is None or valid_loss < self.best[0]:
-            self.best = (valid_loss, epoch, copy.deepcopy(self.model.state_dict()))
+        param_norm = torch.nn.utils.get_total_norm([p.detach() for p in self.model.parameters()])
+        # train loss and accuracy are running figures over the epoch's augmented batches, as the model changed
+        sums = torch.stack([self.loss_sum, self.correct, self.grad_norm_sum, self.steps, param_norm]).tolist()
+        for total in (self.loss_sum, self.correct, self.grad_norm_sum, self.steps):
+            total.zero_()
+        self.history.append(dict(
+            epoch=epoch, train_loss=round(sums[0] / train_size, 5), train_accuracy=round(sums[1] / train_size, 5),
+            valid_loss=round(valid_loss, 5), valid_accuracy=valid_acc, lr=float(f"{self.lr:.4g}"),
+            grad_norm=round(sums[2] / sums[3], 5),  # global L2 norm of the gradients, mean over the steps
+            param_norm=round(sums[4], 4), seconds=round(seconds, 2)))
+        if self.best is None or self.history[-1]["valid_loss"] < self.best[0]:  # as recorded: history shows the pick
+            self.best = (self.history[-1]["valid_loss"], epoch, copy.deepcopy(self.model.state_dict()))
         self.model.train()
 
 
-def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_epoch=None):
+def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_epoch=None, architectures=None):
     """{name: TrainConfig} -> {name: Run} trained, best epoch not yet restored (see `finish`).
 
     Models with equal `stream_key` share each epoch's augmented images and order: exactly the stream
     each would get training alone with this seed. `on_epoch(run)` is called after each model's epoch.
+    `architectures` {name: (registry name, kwargs)} lets a job's name differ from its architecture.
     """
     phases = Phases() if phases is None else phases
     device, n = train.x.device, len(train.y)
-    runs = {name: Run(name, cfg, n, seed, device) for name, cfg in jobs.items()}
+    runs = {name: Run(name, cfg, n, seed, device, (architectures or {}).get(name)) for name, cfg in jobs.items()}
     streams = defaultdict(list)
     for run in runs.values():
         streams[stream_key(run.cfg)].append(run)
@@ -209,13 +237,16 @@ def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_ep
                 for i in range(0, n, cfg.batch_size):
                     idx = perm[i:i + cfg.batch_size]
                     x, y = images[idx], train.y[idx]
+                    if cfg.noise:
+                        x = x + cfg.noise * torch.randn(x.shape, device=device, generator=generator)
                     for run in active:  # per model: forward, loss, step
                         run.step(x, y)
-            elapsed += phases["training"] - before
+            seconds = phases["training"] - before
+            elapsed += seconds
             with phases("evaluation", device):
                 for run in active:
                     run.train_seconds = elapsed
-                    run.end_epoch(epoch, n, valid)
+                    run.end_epoch(epoch, n, valid, seconds)
                     if on_epoch:
                         on_epoch(run)
     return runs
@@ -226,12 +257,14 @@ def finish(run, test):
     model = run.model
     model.load_state_dict(run.best[2])
     test_loss, test_acc, test_correct = evaluate(model, test)
+    name, model_args = run.architecture
     metadata = dict(
-        name=run.name, description=describe_model(run.name), parameters=count_parameters(model),
+        name=name, description=describe_model(name, **model_args), parameters=count_parameters(model),
         test_accuracy=test_acc, test_correct=test_correct, test_loss=round(test_loss, 6),
         best_epoch=run.best[1], epochs=run.cfg.epochs, train_seconds=round(run.train_seconds, 1),
         trained_with=run.trained_with, device=device_name(run.device), torch_version=torch.__version__,
         seed=run.seed, recipe=asdict(run.cfg), history=run.history,
+        **({"model_args": model_args} if model_args else {}),
     )
     return model.cpu().to(memory_format=torch.contiguous_format).eval(), metadata
 

@@ -1,7 +1,7 @@
 """Training augmentation: shapes, ranges, determinism, and the synthetic writing styles."""
 import torch
 
-from mnist_models.augment import add_styles, augment, draw_segments, ink_box
+from mnist_models.augment import add_styles, augment, draw_segments, draw_where, ink_box
 from mnist_models.train import TrainConfig
 
 
@@ -41,3 +41,14 @@ def test_styles_only_touch_zeros_sevens_and_ones(mnist_test):
     assert changed[(y == 0) | (y == 7) | (y == 1)].float().mean() > 0.95
     assert not changed[(y != 0) & (y != 7) & (y != 1)].any()
     assert (out >= x).all()   # strokes are added, never removed
+
+
+def test_drawing_only_where_chosen_equals_drawing_everywhere():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 1, 28, 28, generator=g)
+    mask = torch.rand(64, generator=g) < 0.2
+    p0, p1 = torch.rand(64, 2, generator=g) * 28, torch.rand(64, 2, generator=g) * 28
+    width = 1 + torch.rand(64, generator=g)
+    everywhere = torch.where(mask.view(-1, 1, 1, 1), draw_segments(x, p0, p1, width), x)
+    assert torch.equal(draw_where(x, mask, p0, p1, width), everywhere)
+    assert torch.equal(draw_where(x, torch.zeros(64, dtype=torch.bool), p0, p1, width), x)

@@ -102,3 +102,17 @@ def test_phone_sized_viewport(browser, server_url):
     draw(page, 7)
     expect_prediction(page, 7)
     page.close()
+
+
+def test_compare_tab_shows_curves_confusion_and_mistakes(browser, server_url):
+    page = open_page(browser, server_url, 1280, 1000)
+    draw(page, 7)
+    expect_prediction(page, 7)
+    expect(page.locator("#why img")).to_be_visible(timeout=20_000)   # saliency for this drawing
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.locator("#curves canvas, #curves svg").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#confusion table").first).to_contain_text("correct", timeout=20_000)
+    expect(page.locator("#mistakes img").first).to_be_visible(timeout=20_000)
+    assert page.locator("#mistakes img").count() == 24
+    page.screenshot(path=str(SCREENSHOT.with_name("compare-tab.png")), full_page=True)
+    page.close()

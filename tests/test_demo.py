@@ -39,11 +39,12 @@ def blank_value(transparent=False):
 def test_drawn_digits_are_recognised(mnist_test, transparent):
     for i in range(10):
         digit, truth = mnist_test.x[i, 0].numpy(), int(mnist_test.y[i])
-        label, card, seen, table, status = demo.analyse(sketchpad_value(digit, transparent), "cnn")
+        label, card, seen, why, table, status = demo.analyse(sketchpad_value(digit, transparent), "cnn")
         assert max(label, key=label.get) == str(truth)
         assert abs(sum(label.values()) - 1) < 1e-4 and len(label) == 10
         assert f"**{truth}**" in status
         assert seen.shape == (280, 280) and seen.dtype == np.uint8
+        assert why.shape == (280, 280, 3) and why.dtype == np.uint8   # saliency over the same 28x28 view
         assert "ms" in card and "99." in card          # inference time and recorded accuracy
         assert table.count("<tr") == 1 + len(demo.predictor.models) + 1
 
@@ -52,8 +53,8 @@ def test_drawn_digits_are_recognised(mnist_test, transparent):
                                    {"background": None, "layers": [], "composite": None}],
                          ids=["none", "white", "transparent", "empty-dict"])
 def test_blank_canvas_makes_no_prediction(value):
-    label, card, seen, table, status = demo.analyse(value, "cnn")
-    assert label is None and seen is None
+    label, card, seen, why, table, status = demo.analyse(value, "cnn")
+    assert label is None and seen is None and why is None
     assert "Draw a digit" in status and "Draw a digit" in table
 
 
@@ -74,7 +75,7 @@ def test_tiny_dot_and_full_scribble_are_handled():
     scribble["composite"] = scribble["composite"].copy()
     scribble["composite"][::20, :, :3] = 0
     scribble["composite"][:, ::20, :3] = 0
-    label, _, _, _, status = demo.analyse(scribble, "ensemble")
+    label, _, _, _, _, status = demo.analyse(scribble, "ensemble")
     assert label is not None and "###" in status
 
 
@@ -106,7 +107,7 @@ def test_classify_api_shape(tmp_path, mnist_test):
 
 def test_page_starts_without_checkpoints(tmp_path):
     code = ("import demo; print('MODELS', len(demo.predictor.models)); "
-            "print('STATUS', demo.analyse(None, None)[4]); print('CARD', demo.model_card(None))")
+            "print('STATUS', demo.analyse(None, None)[5]); print('CARD', demo.model_card(None))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "MNIST_CHECKPOINTS": str(tmp_path)})
     assert result.returncode == 0, result.stderr

@@ -21,7 +21,8 @@ def test_training_together_equals_training_alone(small_splits):
     assert together["mlp-128"].trained_with == ["mlp-128", "custom-mlp-6"]
     for name in names:
         alone = train_together({name: jobs[name]}, *small_splits, seed=3, progress=False)[name]
-        assert together[name].history == alone.history, name
+        untimed = lambda history: [{k: v for k, v in row.items() if k != "seconds"} for row in history]  # noqa: E731
+        assert untimed(together[name].history) == untimed(alone.history), name
         a, b = together[name].model.state_dict(), alone.model.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
 
@@ -42,3 +43,18 @@ def test_quick_recipes_train_on_clean_images():
         assert cfg.epochs < recipe(name).epochs
     assert recipe("lenet5", quick=True).lr == recipe("lenet5").lr   # sigmoids need the higher rate either way
     assert TrainConfig().bf16 and not TrainConfig().compile
+
+
+def test_history_records_each_epoch(small_splits):
+    run = train_together({"custom-mlp-6": recipe("custom-mlp-6", epochs=3)}, *small_splits, progress=False)["custom-mlp-6"]
+    assert [row["epoch"] for row in run.history] == [1, 2, 3]
+    for row in run.history:
+        assert set(row) == {"epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr",
+                            "grad_norm", "param_norm", "seconds"}
+        assert 0 <= row["train_accuracy"] <= 1 and 0 <= row["valid_accuracy"] <= 1
+        assert row["grad_norm"] > 0 and row["param_norm"] > 0 and row["seconds"] > 0
+    # one-cycle: the rate rises to its peak within the warm-up, then falls to nearly nothing at the end
+    assert run.history[-1]["lr"] < run.history[0]["lr"] and run.history[-1]["lr"] < 1e-4
+    model_norm = torch.nn.utils.get_total_norm(list(run.model.parameters())).item()
+    assert run.history[-1]["param_norm"] == pytest.approx(model_norm, rel=1e-4)
+    assert run.best[1] == min(run.history, key=lambda row: row["valid_loss"])["epoch"]

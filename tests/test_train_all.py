@@ -28,7 +28,9 @@ def test_train_all_smoke(tmp_path):
             assert key in meta, key
         assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["train_images"] == 3000
         assert 1 <= meta["best_epoch"] <= 2
-        assert set(meta["history"][0]) == {"epoch", "train_loss", "valid_loss", "valid_accuracy"}
+        assert set(meta["history"][0]) == {"epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
+                                           "lr", "grad_norm", "param_norm", "seconds"}
+        assert meta["best_epoch"] == min(meta["history"], key=lambda row: row["valid_loss"])["epoch"]
         assert meta["test_set_sha256"]["t10k-labels-idx1-ubyte"] == (
             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")
         load_model(name, out)

@@ -1,0 +1,1 @@
+"""The demo's tabs beyond drawing, one module each; demo.py assembles the page."""

@@ -1,0 +1,140 @@
+"""Studying the zoo: saliency, confident mistakes, the noise test, and the stored studies and repeats
+checked against the committed checkpoints."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_models import create_model, list_models, load_model
+from mnist_models.checkpoint import read_metadata
+from mnist_models.repeats import permutation_p, read_repeats, record, summary
+from mnist_models.study import confident_mistakes, mistake_image, read_study, saliency, saliency_image
+
+ROOT = Path(__file__).resolve().parents[1]
+DRAWINGS = os.environ.get("UNIPEN_DEV", str(ROOT.parent / "shared" / "unipen" / "dev-digits.jsonl.gz"))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_saliency_is_zero_off_the_ink(name):
+    model = create_model(name).eval()
+    x = np.zeros((28, 28), np.float32)
+    x[8:20, 12:16] = 1.0   # a bar of ink; everything else, and its neighbourhood, empty
+    sal = saliency(model, x)
+    assert sal.shape == (28, 28) and sal.dtype == np.float32
+    assert np.all(sal[x == 0] == 0) and np.any(sal[x > 0] != 0)
+    assert saliency_image(x, sal).shape == (280, 280, 3)
+
+
+def test_saliency_points_at_the_pixel_that_decides():
+    # a hand-built linear model: logit 1 reads pixel (3, 3) only, so only that pixel can push toward "1"
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10, bias=False))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[1, 3 * 28 + 3] = 5.0
+    x = np.zeros((28, 28), np.float32)
+    x[3, 3], x[10, 10] = 1.0, 1.0
+    sal = saliency(model, x)
+    # d log p1 / d x33 = 5 (1 - p1), times the input 1; (10, 10) is ink that no logit reads
+    p1 = np.exp(5) / (np.exp(5) + 9)
+    assert sal[3, 3] == pytest.approx(5 * (1 - p1), rel=1e-5) and sal[10, 10] == 0
+    assert np.count_nonzero(sal) == 1
+
+
+def test_confident_mistakes_known_answer():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95], [0.7, 0.3]])
+    probs = np.pad(probs, ((0, 0), (0, 8)))
+    labels = np.array([0, 0, 1, 1, 1])
+    images = np.arange(5 * 784, dtype=np.uint8).reshape(5, 28, 28)
+    worst = confident_mistakes(probs, labels, images, k=2)
+    assert [(m["index"], m["label"], m["predicted"]) for m in worst] == [(1, 0, 1), (4, 1, 0)]
+    assert worst[0]["confidence"] == 0.8 and np.array_equal(mistake_image(worst[1]), images[4])
+
+
+def test_permutation_test_known_answers():
+    # fully separated groups of 5: only the observed split and its mirror are as extreme -> 2 of 252
+    assert permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert permutation_p([1, 2, 3], [1, 2, 3]) == 1.0
+
+
+def test_repeats_record_is_resumable(tmp_path):
+    path = tmp_path / "repeats.json"
+    record(path, "cnn", 2, 0.99, 0.97)
+    record(path, "cnn", 0, 0.995, 0.98)
+    record(path, "cnn", 2, 0.991, 0.971)  # a rerun of seed 2 replaces it, never duplicates
+    assert read_repeats(path) == {"cnn": {"seeds": [0, 2], "test_accuracy": [0.995, 0.991],
+                                          "drawing_accuracy": [0.98, 0.971]}}
+    (name, mean, std, n), = summary(read_repeats(path))
+    assert name == "cnn" and n == 2 and mean == pytest.approx(0.993)
+
+
+@pytest.mark.parametrize("name", list_models() + ["ensemble"])
+def test_stored_study_agrees_with_the_checkpoint(name):
+    study = read_study(name)
+    assert study is not None, f"no study for {name}: run `python -m mnist_models study --drawings ...`"
+    meta = read_metadata(name)
+    mnist = np.array(study["mnist_confusion"])
+    assert mnist.shape == (10, 10) and mnist.sum() == 10_000
+    assert np.trace(mnist) == study["mnist_correct"] == round(meta["test_accuracy"] * 10_000)
+    drawings = np.array(study["drawing_confusion"])
+    assert drawings.shape == (10, 11) and drawings.sum() == meta["drawing_set"]["n"]
+    assert np.trace(drawings) / drawings.sum() == pytest.approx(meta["drawing_accuracy"], abs=1e-12)
+    assert len(study["mistakes"]) == 24
+    confidences = [m["confidence"] for m in study["mistakes"]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(m["label"] != m["predicted"] for m in study["mistakes"])
+
+
+def test_stored_mistakes_are_the_real_test_digits(mnist_test):
+    model, _ = load_model("lenet5")
+    for m in read_study("lenet5")["mistakes"][:5]:
+        assert np.array_equal(mistake_image(m), (mnist_test.x[m["index"], 0] * 255).round().byte().numpy())
+        with torch.inference_mode():
+            probs = torch.softmax(model(mnist_test.x[m["index"]:m["index"] + 1]), 1)[0]
+        assert int(probs.argmax()) == m["predicted"] and float(probs.max()) == pytest.approx(m["confidence"], abs=1e-4)
+
+
+def test_repeats_agree_with_the_committed_checkpoints():
+    repeats = read_repeats(ROOT / "checkpoints" / "repeats.json")
+    assert repeats, "no checkpoints/repeats.json: run `python -m mnist_models repeats`"
+    for name, entry in repeats.items():
+        assert len(entry["seeds"]) == len(entry["test_accuracy"]) == len(entry["drawing_accuracy"])
+        meta = read_metadata(name)
+        if meta["seed"] in entry["seeds"]:   # the committed checkpoint is one of the runs
+            i = entry["seeds"].index(meta["seed"])
+            assert entry["test_accuracy"][i] == meta["test_accuracy"], name
+            assert entry["drawing_accuracy"][i] == pytest.approx(meta["drawing_accuracy"], abs=1e-12), name
+
+
+def run_module(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "mnist_models", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("experiment", ["regularization", "fcn-depth"])
+def test_experiment_command_end_to_end(tmp_path, experiment):
+    result = run_module("experiment", experiment, "--seeds", "0", "--epochs", "1", "--train-limit", "600",
+                        "--device", "cpu", "--root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    runs = json.loads((tmp_path / f"{experiment}.json").read_text())["runs"]
+    expected = 7 if experiment == "regularization" else 16
+    assert len(runs) == 2 * expected and {r["setting"] for r in runs} == {"writeup", "ours"}
+    assert all(0 <= r["test_accuracy"] <= 1 and len(r["history"]) == 1 for r in runs)
+    if experiment == "fcn-depth":
+        assert sorted({r["model_args"]["n_layers"] for r in runs}) == list(range(3, 11))
+    rerun = run_module("experiment", experiment, "--seeds", "0", "--epochs", "1", "--train-limit", "600",
+                       "--device", "cpu", "--root", str(tmp_path))
+    assert rerun.returncode == 0 and rerun.stdout == ""   # everything recorded: nothing trained again
+
+
+def test_repeats_command_end_to_end(tmp_path):
+    result = run_module("repeats", "--models", "custom-mlp-6,mlp-128", "--seeds", "1-2", "--epochs", "1",
+                        "--train-limit", "600", "--drawings-limit", "100", "--checkpoints", str(tmp_path),
+                        "--drawings", DRAWINGS)
+    assert result.returncode == 0, result.stderr
+    repeats = read_repeats(tmp_path / "repeats.json")
+    assert set(repeats) == {"custom-mlp-6", "mlp-128"} and repeats["mlp-128"]["seeds"] == [1, 2]
