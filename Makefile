@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Where MNIST lives (torchvision layout); downloaded there on first use when the network allows.
 export MNIST_DIR ?= data
 
-.PHONY: demo train test chromium clean
+.PHONY: demo train test space chromium clean
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ train: $(VENV)/installed
 
 test: $(VENV)/installed chromium
 	$(PY) -m pytest
+
+# Publish the demo to a Hugging Face Space: make space SPACE=user/name [DRY_RUN=1]
+space: $(VENV)/installed
+	@test -n "$(SPACE)" || { echo "usage: make space SPACE=user/name [DRY_RUN=1]"; exit 2; }
+	$(PY) -m mnist_models.space --space $(SPACE) $(if $(DRY_RUN),--dry-run)
 
 # The browser test drives Debian's chromium (Playwright cannot download browsers here).
 chromium:

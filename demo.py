@@ -10,7 +10,7 @@ import time
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from mnist_models import Predictor, list_models, to_mnist
 from mnist_models.study import saliency, saliency_image
@@ -40,14 +40,25 @@ DEFAULT_MODEL = (max(predictor.models, key=lambda n: predictor.metadata[n]["test
 # ---------------------------------------------------------------- pure logic
 
 def sketch_to_array(value):
-    """gr.Sketchpad's value ({"background", "layers", "composite"}, or a bare array) -> RGBA array or None."""
+    """gr.Sketchpad's value ({"background", "layers", "composite"}), a file path or an array -> array, or
+    None if there is nothing; ValueError, saying why, for anything else."""
     if value is None:
         return None
     if isinstance(value, dict):
         value = value.get("composite")
     if isinstance(value, str):  # a filepath, when called through the API
-        value = Image.open(value)
-    return None if value is None else np.asarray(value)
+        try:
+            with Image.open(value) as image:
+                image.load()
+                value = image
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+            raise ValueError(f"not an image file this demo can read ({type(e).__name__}): upload a PNG or JPEG "
+                             "of one digit") from None
+    if value is None:
+        return None
+    if not isinstance(value, (np.ndarray, Image.Image)):
+        raise ValueError(f"expected a sketchpad value, an image file or an array, got {type(value).__name__}")
+    return value
 
 
 def drawing_to_mnist(value):
@@ -121,8 +132,11 @@ def comparison_html(probs):
 
 def analyse(sketch, model_name):
     """Sketchpad value + chosen model -> (label, model card, what the model sees, saliency, comparison, status)."""
-    model_name = model_name or DEFAULT_MODEL
-    x = drawing_to_mnist(sketch)
+    model_name = model_name if model_name in CHOICES else DEFAULT_MODEL
+    try:
+        x = drawing_to_mnist(sketch)
+    except ValueError as e:  # not a drawing we can read: say so, keep the page as it was meant to be
+        return None, model_card(model_name), None, None, comparison_html(None), f"### ⚠️ {e}"
     if x is None or not predictor.models:
         status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
                   else "### ⚠️ No trained models: run `python train_all.py`")
@@ -139,7 +153,10 @@ def analyse(sketch, model_name):
 
 def classify(image):
     """API: image file (or array) -> {"models": {name: {...}}, "ensemble": {...}}; prediction null if blank."""
-    x = drawing_to_mnist(image)
+    try:
+        x = drawing_to_mnist(image)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None  # a ValueError the client sees with its message
     probs = None if x is None else probabilities_for(x)[0]
 
     def entry(name):
@@ -223,13 +240,15 @@ with gr.Blocks(title="MNIST model zoo") as demo:
     model.change(analyse, [sketch, model], outputs, show_progress="hidden", api_name=False)
 
     # A programmatic endpoint: an image file in, every model's answer out (see README).
-    api_image = gr.Image(type="filepath", visible=False)
+    # gr.File, not gr.Image: a non-image upload reaches classify, which says what is wrong with it
+    api_image = gr.File(type="filepath", visible=False)
     api_result = gr.JSON(visible=False)
     gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
 
 log.info("ready: %d models loaded in %.2f s since import", len(predictor.models), time.perf_counter() - started)
 
-PAGE = dict(css=CSS + compare.CSS, js=JS, head=PHONE_CSS)
+MAX_UPLOAD = "10mb"  # an 800x800 drawing is ~30 kB as PNG; far bigger uploads are refused by the server
+PAGE = dict(css=CSS + compare.CSS, js=JS, head=PHONE_CSS, max_file_size=MAX_UPLOAD)
 
 if __name__ == "__main__":
     demo.launch(**PAGE)

@@ -13,17 +13,50 @@ INK_FLOOR = 0.02  # fainter than this is not ink (noise); MNIST digits themselve
 BLANK_LEVEL = 0.1 # an image whose strongest mark is below this fraction of full contrast is blank
 
 
+MAX_PIXELS = 40_000_000  # larger images are refused: bounded time and memory for a public demo
+
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as PIL's "L"
 
 
 def pixels(image):
-    """PIL image or array -> ndarray: RGBA where there is transparency, else L; arrays as they are."""
+    """PIL image or array -> ndarray: RGBA where there is transparency, else L; arrays as they are.
+
+    Raises ValueError, saying why, for anything that is not an image to_mnist can read.
+    """
     if isinstance(image, Image.Image):
+        _check_size(image.height, image.width)
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             image = image.convert("RGBA")
         elif image.mode != "L":
             image = image.convert("L")
-    return np.asarray(image)
+    elif not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a PIL image or a numpy array of pixels, got {type(image).__name__}")
+    return checked(np.asarray(image))
+
+
+def checked(raw):
+    """An array of pixels -> (H, W) or (H, W, 3|4) numbers to_mnist can read, else ValueError saying why."""
+    if raw.dtype == bool:
+        raw = raw.astype(np.uint8) * 255
+    if raw.dtype.kind not in "uif":
+        raise ValueError(f"pixels must be numbers, not {raw.dtype}")
+    if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, 1 to 4 channels), got shape {raw.shape}")
+    _check_size(*raw.shape[:2])
+    if raw.size and raw.dtype.kind == "f" and not np.isfinite(raw).all():
+        raise ValueError("the image has NaN or infinite pixel values")
+    if raw.size and (raw.min() < 0 or raw.max() > 255):
+        raise ValueError(f"pixel values must lie in 0-255 (or 0-1), got {raw.min()} to {raw.max()}")
+    if raw.ndim == 3 and raw.shape[2] == 1:
+        raw = raw[..., 0]
+    elif raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha: as RGBA
+        raw = raw[..., [0, 0, 0, 1]]
+    return raw
+
+
+def _check_size(height, width):
+    if height * width > MAX_PIXELS:
+        raise ValueError(f"image too large ({width}x{height} px); at most {MAX_PIXELS // 1_000_000} megapixels")
 
 
 def ink_map(image, crop=False):

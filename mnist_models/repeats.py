@@ -25,15 +25,17 @@ def read_repeats(path):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def record(path, name, seed, test_accuracy, drawing_accuracy):
+FIELDS = ("test_accuracy", "drawing_accuracy", "devices")
+
+
+def record(path, name, seed, test_accuracy, drawing_accuracy, device="cpu"):
     """Add one finished run to repeats.json (atomically), keeping each model's seeds in order."""
     data = read_repeats(path)
-    entry = data.setdefault(name, {"seeds": [], "test_accuracy": [], "drawing_accuracy": []})
-    runs = dict(zip(entry["seeds"], zip(entry["test_accuracy"], entry["drawing_accuracy"])))
-    runs[seed] = (test_accuracy, drawing_accuracy)
+    entry = data.get(name, {"seeds": []})
+    runs = {s: [entry.get(f, [None] * len(entry["seeds"]))[i] for f in FIELDS] for i, s in enumerate(entry["seeds"])}
+    runs[seed] = [test_accuracy, drawing_accuracy, device]
     seeds = sorted(runs)
-    data[name] = {"seeds": seeds, "test_accuracy": [runs[s][0] for s in seeds],
-                  "drawing_accuracy": [runs[s][1] for s in seeds]}
+    data[name] = {"seeds": seeds, **{f: [runs[s][i] for s in seeds] for i, f in enumerate(FIELDS)}}
     write_json(Path(path), data)
 
 
@@ -54,7 +56,7 @@ def committed_run(name, seed, checkpoint_dir):
     if meta.get("seed") != seed or not same_recipe(meta.get("recipe", {}), recipe(name)) or \
             "drawing_accuracy" not in meta or meta.get("train_images") not in (None, 60_000 - TrainConfig.valid_size):
         return None
-    return meta["test_accuracy"], meta["drawing_accuracy"]
+    return meta["test_accuracy"], meta["drawing_accuracy"], meta["device"]
 
 
 # How the arithmetic runs, not what is learnt: a checkpoint recorded before these fields existed, or
@@ -90,7 +92,7 @@ def run_repeats(names, seeds, drawings, checkpoint_dir="checkpoints", device="cp
             if len(run.history) == run.cfg.epochs:  # this model is done; the others may train on
                 model, meta = finish(run, test)
                 acc = drawing_accuracy(model, drawings)
-                record(path, run.name, seed, meta["test_accuracy"], acc)
+                record(path, run.name, seed, meta["test_accuracy"], acc, meta["device"])
                 log(f"seed {seed} {run.name}: {100 * meta['test_accuracy']:.2f} % test, {100 * acc:.2f} % drawings")
 
         train_together({n: recipe(n, **(overrides or {})) for n in pending}, train, valid, seed,

@@ -19,3 +19,22 @@ def test_classify_endpoint(server_url, tmp_path, mnist_test):
     Image.new("RGB", (64, 64), "white").save(blank)
     result = client.predict(handle_file(str(blank)), api_name="/classify")
     assert result["ensemble"]["prediction"] is None
+
+
+def test_bad_uploads_get_clear_errors(server_url, tmp_path):
+    import pytest
+    from gradio_client.exceptions import AppError
+
+    client = Client(server_url, verbose=False)
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    with pytest.raises(AppError, match="not an image file"):
+        client.predict(handle_file(str(text)), api_name="/classify")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG" + bytes(11 * 2**20))   # over the server's 10 MB upload limit
+    with pytest.raises(Exception, match="(?i)file size|too large|exceeds"):
+        client.predict(handle_file(str(huge)), api_name="/classify")
+    # and the server still answers afterwards
+    blank = tmp_path / "blank.png"
+    Image.new("L", (32, 32), 255).save(blank)
+    assert client.predict(handle_file(str(blank)), api_name="/classify")["ensemble"]["prediction"] is None

@@ -64,10 +64,10 @@ def test_permutation_test_known_answers():
 def test_repeats_record_is_resumable(tmp_path):
     path = tmp_path / "repeats.json"
     record(path, "cnn", 2, 0.99, 0.97)
-    record(path, "cnn", 0, 0.995, 0.98)
+    record(path, "cnn", 0, 0.995, 0.98, "cuda (H100)")
     record(path, "cnn", 2, 0.991, 0.971)  # a rerun of seed 2 replaces it, never duplicates
     assert read_repeats(path) == {"cnn": {"seeds": [0, 2], "test_accuracy": [0.995, 0.991],
-                                          "drawing_accuracy": [0.98, 0.971]}}
+                                          "drawing_accuracy": [0.98, 0.971], "devices": ["cuda (H100)", "cpu"]}}
     (name, mean, std, n), = summary(read_repeats(path))
     assert name == "cnn" and n == 2 and mean == pytest.approx(0.993)
 
