@@ -10,11 +10,12 @@ import time
 START = time.perf_counter()
 
 import argparse  # noqa: E402  (imports are timed: they are part of a run's cost)
+import signal  # noqa: E402
 import sys  # noqa: E402
 
 import torch  # noqa: E402
 
-from mnist_models.checkpoint import save_checkpoint  # noqa: E402
+from mnist_models.checkpoint import save_checkpoint, signals_deferred  # noqa: E402
 from mnist_models.data import DataNotFound, load_splits, sha256_of_test_files  # noqa: E402
 from mnist_models.ensemble import SELECTION, choose_ensemble  # noqa: E402
 from mnist_models.models import list_models  # noqa: E402
@@ -60,13 +61,22 @@ def main(argv=None):
     jobs = {name: recipe(name, quick=args.quick, **overrides) for name in names}
     runs = train_together(jobs, train, valid, args.seed, phases)
 
-    rows = []
+    finished = []
     for name, run in runs.items():
         with phases("evaluation", device):
-            model, metadata = finish(run, test)
+            finished.append(finish(run, test))
+
+    with signals_deferred():  # from here the new checkpoints and their ensemble land together, or not at all
+        rows = []
         with phases("writing checkpoints"):
-            rows.append(save_checkpoint(model, {**metadata, "test_set_sha256": test_hash,
-                                                "train_images": len(train.y)}, args.out))
+            for model, metadata in finished:
+                rows.append(save_checkpoint(model, {**metadata, "test_set_sha256": test_hash,
+                                                    "train_images": len(train.y)}, args.out))
+        with phases("ensemble choice"):
+            try:  # over every checkpoint in --out, including ones from earlier runs
+                ensemble = choose_ensemble(args.out, splits=(valid, test))
+            except ValueError as e:
+                ensemble = e
 
     print(f"\n{'model':<14}{'parameters':>12}{'test acc %':>12}{'best epoch':>12}{'seconds':>10}")
     for m in rows:
@@ -75,13 +85,11 @@ def main(argv=None):
     print(f"checkpoints in {args.out}/ (device: {rows[0]['device']}; seconds: the training time of the "
           f"stream each model shared)")
 
-    with phases("ensemble choice"):
-        try:  # over every checkpoint in --out, including ones from earlier runs
-            ensemble = choose_ensemble(args.out, splits=(valid, test))
-            print(f"ensemble ({SELECTION}): {', '.join(ensemble['members'])}, "
-                  f"test acc {100 * ensemble['test_accuracy']:.2f} %")
-        except ValueError as e:
-            print(f"no ensemble chosen: {e}")
+    if isinstance(ensemble, ValueError):
+        print(f"no ensemble chosen: {ensemble}")
+    else:
+        print(f"ensemble ({SELECTION}): {', '.join(ensemble['members'])}, "
+              f"test acc {100 * ensemble['test_accuracy']:.2f} %")
 
     total = time.perf_counter() - START
     print(f"\nwhere the time went ({total:.1f} s in all):")
@@ -90,4 +98,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops a run as Ctrl-C does
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted: checkpoints are written only after training, all together, so whatever "
+                 "--out held before this run is untouched (or, if writing had begun, complete and new)")

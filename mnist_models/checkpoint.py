@@ -3,9 +3,12 @@
 Nothing is ever unpickled. The JSON records the weights' sha256, so a half-replaced or corrupt pair is
 caught on load and reported with the file and the fix.
 """
+import contextlib
 import hashlib
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
@@ -83,3 +86,24 @@ def update_metadata(name, directory, **fields):
 def write_ensemble_metadata(directory, metadata):
     """ensemble.json: the ensemble's members and measurements (it has no weights of its own)."""
     write_json(Path(directory) / "ensemble.json", metadata)
+
+
+@contextlib.contextmanager
+def signals_deferred(signums=(signal.SIGINT, signal.SIGTERM)):
+    """Ctrl-C or SIGTERM inside the block waits until it ends, then acts as usual: a set of checkpoints
+    and ensemble.json is written whole, never half old and half new. (Main thread only; SIGKILL can't wait.)"""
+    received = []
+
+    def later(signum, frame):
+        if not received:
+            print(f"\n{signal.Signals(signum).name}: stopping once the checkpoints are written", file=sys.stderr)
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, later) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])

@@ -12,10 +12,33 @@ import torch
 
 DEFAULT_DATA_DIR = "data"
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+# The four files as MNIST's makers published them (uncompressed), as torchvision's download leaves them.
+KNOWN_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 
 
 class DataNotFound(RuntimeError):
     pass
+
+
+class DataCorrupt(DataNotFound):
+    """A MNIST file is there but is not the published one (truncated, damaged, or another data set)."""
+
+
+def verify(raw_dir, names):
+    """Check each present file against its known sha256; a wrong one is named with the fix."""
+    for name in names:
+        path = Path(raw_dir) / name
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != KNOWN_SHA256[name]:
+            raise DataCorrupt(
+                f"{path.resolve()}: not the published MNIST file ({path.stat().st_size:,} bytes; its sha256 "
+                f"differs from {KNOWN_SHA256[name][:12]}…): it is truncated or damaged. Delete it and run "
+                f"again to download it afresh, or copy a good one there.")
 
 
 def resolve_data_dir(data_dir=None):
@@ -27,6 +50,7 @@ def load_mnist(train, data_dir=None):
     from torchvision.datasets import MNIST  # imported here: the demo never needs torchvision
 
     root = resolve_data_dir(data_dir)
+    verify(root / "MNIST" / "raw", TRAIN_FILES if train else TEST_FILES)  # before torchvision reads a byte
     try:
         ds = MNIST(root=str(root), train=train, download=False)
     except RuntimeError:

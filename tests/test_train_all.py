@@ -67,3 +67,18 @@ def test_train_all_missing_data_says_where(tmp_path):
     assert result.returncode != 0
     assert "nowhere/MNIST/raw" in result.stderr and "MNIST_DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_corrupt_or_partial_mnist_file_is_named_with_the_fix(tmp_path):
+    from mnist_models.data import resolve_data_dir
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    source = resolve_data_dir() / "MNIST" / "raw"
+    for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).symlink_to((source / name).resolve())
+    (raw / "train-images-idx3-ubyte").write_bytes((source / "train-images-idx3-ubyte").read_bytes()[:1_000_000])
+    result = run_train_all("--data-dir", str(tmp_path / "mnist"), "--out", str(tmp_path / "ck"), "--models", "mlp-128")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "train-images-idx3-ubyte" in result.stderr and "truncated or damaged" in result.stderr
+    assert "Delete it" in result.stderr
+    assert not (tmp_path / "ck").exists()   # nothing trained, nothing written
