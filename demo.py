@@ -245,6 +245,12 @@ with gr.Blocks(title="MNIST model zoo") as demo:
     api_result = gr.JSON(visible=False)
     gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
 
+# One request at a time per event: the models already use both of a free Space's 2 vCPUs (torch threads),
+# so a second concurrent worker only splits them (benchmarks/bench_load.py measures 1 against 2). The
+# queue is bounded so a flood gets "queue full" at once instead of unbounded waits.
+CONCURRENCY = int(os.environ.get("DEMO_CONCURRENCY", "1"))
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "128")))
+
 log.info("ready: %d models loaded in %.2f s since import", len(predictor.models), time.perf_counter() - started)
 
 MAX_UPLOAD = "10mb"  # an 800x800 drawing is ~30 kB as PNG; far bigger uploads are refused by the server

@@ -33,7 +33,7 @@ def trivial_server():
     """Gradio's floor: the /classify endpoint's shape with no work behind it -> (blocks, url)."""
     import gradio as gr
     with gr.Blocks() as blocks:
-        image, result = gr.Image(type="filepath", visible=False), gr.JSON(visible=False)
+        image, result = gr.File(type="filepath", visible=False), gr.JSON(visible=False)
         gr.Button(visible=False).click(lambda path: {"models": {}, "ensemble": None}, image, result,
                                        api_name="classify")
     _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,

@@ -48,6 +48,14 @@ def repeats_table(checkpoint_dir="checkpoints", alpha=0.05):
             p = permutation_p(repeats[a]["test_accuracy"], repeats[b]["test_accuracy"])
             verdict = f"{'larger than seed noise' if p < alpha else 'within seed noise'} (p = {p:.3f})"
         lines.append(f"- `{a}` vs `{b}`: {100 * (mean_a - mean_b):+.2f} points, {verdict}")
+    tested = [row for row in ranked if row[3] >= 5]
+    pairs = [(a, b) for i, a in enumerate(tested) for b in tested[i + 1:]]
+    if pairs:
+        beyond = [f"`{a[0]}` > `{b[0]}` ({100 * (a[1] - b[1]):+.2f}, p = {p:.3f})" for a, b in pairs
+                  for p in [permutation_p(repeats[a[0]]["test_accuracy"], repeats[b[0]]["test_accuracy"])] if p < alpha]
+        lines += ["", f"Every pair of the {len(tested)} models with 5 or more seeds ({len(pairs)} pairs; at p < {alpha} "
+                  f"about {alpha * len(pairs):.1f} would pass by chance alone): "
+                  + ("; ".join(beyond) if beyond else "none differs beyond seed noise") + "."]
     return "\n".join(lines)
 
 

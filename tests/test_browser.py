@@ -116,3 +116,25 @@ def test_compare_tab_shows_curves_confusion_and_mistakes(browser, server_url):
     assert page.locator("#mistakes img").count() == 24
     page.screenshot(path=str(SCREENSHOT.with_name("compare-tab.png")), full_page=True)
     page.close()
+
+
+def test_thirty_clear_then_draw_cycles_all_answered(browser, server_url):
+    """Issue 10's lost strokes: clear, then draw at once or after a pause, again and again; every drawing answered."""
+    import random
+    rng = random.Random(0)
+    page = open_page(browser, server_url, 1280, 1000)
+    unanswered = []
+    for cycle in range(30):
+        digit = (1, 1, 7)[cycle % 3]  # mostly the one-stroke 1: each mouse event costs ~0.4 s here
+        page.locator('#sketch button[aria-label="Clear canvas"]').click()
+        pause = rng.choice([0, 0, 50, 150, 400, 1000])   # ms: from "at once" to "after the page settled"
+        if pause:
+            page.wait_for_timeout(pause)
+        draw(page, digit)
+        try:
+            expect_prediction(page, digit)
+        except AssertionError:
+            unanswered.append((cycle, digit, pause))
+            page.screenshot(path=str(SCREENSHOT.with_name(f"lost-stroke-{cycle}.png")))
+    page.close()
+    assert not unanswered, f"drawings never answered (cycle, digit, pause ms): {unanswered}"
