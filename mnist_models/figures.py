@@ -96,7 +96,11 @@ def write_figures(checkpoint_dir="checkpoints", experiments_dir="experiments", o
                    capsize=2, label=name)
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
         finite = [v for r in rows for v in [100 * r["mean"]]] + [v for v in reported if v]
-        ax.set_ylim(max(0, min(v for v in finite if v > 50) - 1), 100)
+        bottom = max(0, min(v for v in finite if v > 50) - 1)
+        ax.set_ylim(bottom, 100)
+        for i, v in enumerate(reported):  # a collapsed run far below the others: say so rather than hide it
+            if v is not None and v < bottom:
+                ax.annotate(f"{v:.2f}\n(off scale)", (x[i] - width, bottom), ha="center", va="bottom", fontsize=7)
         ax.set(ylabel="MNIST test accuracy %", title=f"experiment: {experiment} (mean ± std over seeds)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")
