@@ -87,7 +87,7 @@ class Zoo:
             spread = f" ± {100 * r['std']:.2f}" if r["std"] is not None else ""
             row["reproduced %" if r["setting"] == "writeup" else "ours %"] = (
                 f"{100 * r['mean']:.2f}{spread} (n={r['n']})")
-        return pd.DataFrame(list(rows.values()), columns=["setting", "reported %", "reproduced %", "ours %"]).fillna("—")
+        return pd.DataFrame(list(rows.values()), columns=["setting", "reported %", "reproduced %", "ours %"]).astype(object).fillna("—")
 
 
 def confusion_html(matrix, title):
