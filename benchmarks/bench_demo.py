@@ -29,6 +29,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_demo(**env):
+    """`python demo.py` on a free port of 127.0.0.1 with extra environment -> (process, url) once it serves its page."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen([sys.executable, "demo.py"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "GRADIO_SERVER_PORT": str(port), **env})
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"demo.py exited with status {server.returncode} before serving its page")
+            time.sleep(0.05)
+
+
 def trivial_server():
     """Gradio's floor: the /classify endpoint's shape with no work behind it -> (blocks, url)."""
     import gradio as gr
@@ -64,18 +80,9 @@ def main():
                                     check=True).stdout.split()[-1]) for _ in range(3)]
     print(f"import demo (models loaded, page built): median {statistics.median(imports):.2f} s of 3 {imports}")
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "demo.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**os.environ, "GRADIO_SERVER_PORT": str(port)})
+    server, url = start_demo()
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
         print(f"python demo.py -> page served: {time.perf_counter() - start:.2f} s")
 
         from gradio_client import Client

@@ -12,12 +12,10 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_demo import free_port  # noqa: E402
+from benchmarks.bench_demo import start_demo  # noqa: E402
 
 
 def rss_mib(pid):
@@ -96,18 +94,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         drawings = known_drawings(folder)
         for concurrency in map(int, args.concurrency.split(",")):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}/"
-            env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DEMO_CONCURRENCY": str(concurrency)}
-            server = subprocess.Popen([sys.executable, "demo.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            server, url = start_demo(DEMO_CONCURRENCY=str(concurrency))
             try:
-                while True:
-                    try:
-                        urllib.request.urlopen(url, timeout=1)
-                        break
-                    except OSError:
-                        time.sleep(0.1)
                 started = rss_mib(server.pid)
                 latencies, errors, wrong, wall, at_200 = load(url, drawings, args.clients, args.requests, server.pid)
                 ms = sorted(latencies)
