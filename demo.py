@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from mnist_models import Predictor, list_models, to_mnist
 from mnist_models.study import saliency, saliency_image
 from tabs import compare
+from tabs import train as train_tab
 
 log = logging.getLogger("demo")
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -86,16 +87,30 @@ def enlarge(x, factor=10):
     return np.kron((x * 255).round().astype(np.uint8), np.ones((factor, factor), np.uint8))
 
 
-def why(x, name):
+@torch.inference_mode()
+def visitor_probabilities(x, mine):
+    """(28,28) -> {label: probabilities} for the models this visitor trained in the Train tab."""
+    batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)
+    return {label: torch.softmax(entry["model"](batch), dim=1)[0].numpy() for label, entry in (mine or {}).items()}
+
+
+def why(x, name, mine=None):
     """Saliency of the chosen model's answer over the 28x28 view (the ensemble: its members' mean)."""
+    if name in (mine or {}):
+        return saliency_image(x, saliency(mine[name]["model"], x))
     members = predictor.ensemble if name == "ensemble" else [name]
     return saliency_image(x, np.mean([saliency(predictor.models[m], x) for m in members], axis=0))
 
 
-def model_card(name, ms=None):
+def model_card(name, ms=None, mine=None):
     if name is None:
         return "No trained models found: run `python train_all.py`."
     timing = f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else ""
+    if name in (mine or {}):
+        m = mine[name]["metadata"]
+        return (f"**{name}** (yours, trained in this session; not stored on the server): {m['description']}  \n"
+                f"{m['visitor']['description']}  \nParameters: **{m['parameters']:,}** · best epoch "
+                f"{m['best_epoch']}/{m['epochs']}  \n{measured(m)}{timing}")
     if name == "ensemble":
         return (f"**ensemble**: the mean of the probabilities of {', '.join(predictor.ensemble)} (chosen on held-out "
                 f"validation images)  \n{measured(predictor.ensemble_metadata)}{timing}")
@@ -105,8 +120,9 @@ def model_card(name, ms=None):
             f"{measured(m)}{timing}")
 
 
-def comparison_html(probs):
-    """One row per model (and the ensemble): prediction, confidence, top-3; disagreements highlighted."""
+def comparison_html(probs, mine=None):
+    """One row per model (the ensemble, then the visitor's own): prediction, confidence, top-3;
+    disagreements with the ensemble highlighted."""
     if probs is None:
         return "<p class='hint'>Draw a digit to see every model's answer here.</p>"
     consensus = int(probs["ensemble"].argmax())
@@ -114,15 +130,18 @@ def comparison_html(probs):
     for name, p in probs.items():
         top3 = np.argsort(p)[::-1][:3]
         pred = int(top3[0])
-        meta = predictor.metadata.get(name) or predictor.ensemble_metadata
+        yours = name in (mine or {})
+        meta = mine[name]["metadata"] if yours else predictor.metadata.get(name) or predictor.ensemble_metadata
         params = f"{meta['parameters']:,}" if "parameters" in meta else "—"
         acc = f"{100 * meta['test_accuracy']:.2f} %" if "test_accuracy" in meta else "—"
         drawn = f"{100 * meta['drawing_accuracy']:.2f} %" if "drawing_accuracy" in meta else "—"
         disagree = pred != consensus
-        cls = "ensemble" if name == "ensemble" else ("disagree" if disagree else "")
+        cls = " ".join(["ensemble"] * (name == "ensemble") + ["disagree"] * (disagree and name != "ensemble")
+                       + ["yours"] * yours)
         mark = " ≠" if disagree else ""
+        shown = f"{html.escape(name)} <span class='mine'>yours</span>" if yours else html.escape(name)
         rows.append(
-            f"<tr class='{cls}'><td>{html.escape(name)}</td><td class='pred'>{pred}{mark}</td>"
+            f"<tr class='{cls}'><td>{shown}</td><td class='pred'>{pred}{mark}</td>"
             f"<td>{100 * p[pred]:.1f} %</td><td>{', '.join(f'{d} ({100 * p[d]:.0f}%)' for d in top3)}</td>"
             f"<td>{params}</td><td>{acc}</td><td>{drawn}</td></tr>")
     return ("<table class='zoo'><thead><tr><th>model</th><th>prediction</th><th>confidence</th>"
@@ -130,25 +149,30 @@ def comparison_html(probs):
             + "".join(rows) + "</tbody></table>")
 
 
-def analyse(sketch, model_name):
-    """Sketchpad value + chosen model -> (label, model card, what the model sees, saliency, comparison, status)."""
-    model_name = model_name if model_name in CHOICES else DEFAULT_MODEL
+def analyse(sketch, model_name, mine=None):
+    """Sketchpad value + chosen model (+ the visitor's own models, from the Train tab) -> (label, model card,
+    what the model sees, saliency, comparison, status)."""
+    mine = mine or {}
+    model_name = model_name if model_name in CHOICES or model_name in mine else DEFAULT_MODEL
     try:
         x = drawing_to_mnist(sketch)
     except ValueError as e:  # not a drawing we can read: say so, keep the page as it was meant to be
-        return None, model_card(model_name), None, None, comparison_html(None), f"### ⚠️ {e}"
+        return None, model_card(model_name, mine=mine), None, None, comparison_html(None), f"### ⚠️ {e}"
     if x is None or not predictor.models:
         status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
                   else "### ⚠️ No trained models: run `python train_all.py`")
-        return None, model_card(model_name), None, None, comparison_html(None), status
+        return None, model_card(model_name, mine=mine), None, None, comparison_html(None), status
     probs, ms = probabilities_for(x)
+    for label, p in visitor_probabilities(x, mine).items():
+        probs[label] = p
     p = probs[model_name]
     label = {str(d): float(p[d]) for d in range(10)}
     confidence = float(probs["ensemble"].max())
     status = (f"### ⚠️ Not sure this is a digit: the models are only {100 * confidence:.0f} % confident"
               if confidence < LOW_CONFIDENCE else
               f"### {model_name}: **{int(p.argmax())}** ({100 * float(p.max()):.1f} %)")
-    return label, model_card(model_name, ms[model_name]), enlarge(x), why(x, model_name), comparison_html(probs), status
+    return (label, model_card(model_name, ms.get(model_name), mine), enlarge(x), why(x, model_name, mine),
+            comparison_html(probs, mine), status)
 
 
 def classify(image):
@@ -178,6 +202,8 @@ CSS = """
 .zoo th, .zoo td { padding: 4px 10px; text-align: left; border-bottom: 1px solid var(--border-color-primary); }
 .zoo tr.disagree { background: rgba(255, 80, 80, 0.18); }
 .zoo tr.ensemble { font-weight: bold; background: rgba(80, 140, 255, 0.12); }
+.zoo tr.yours { border-top: 2px solid var(--color-accent); }
+.zoo .mine { font-size: 0.8em; padding: 0 6px; border-radius: 8px; background: var(--color-accent); color: white; }
 .zoo td.pred { font-size: 1.25em; font-weight: bold; }
 #seen img, #why img { image-rendering: pixelated; }
 .hint { opacity: 0.7; }
@@ -218,9 +244,11 @@ unavailable_note = ("" if not predictor.unavailable else
 
 zoo = compare.Zoo(CHECKPOINTS, EXPERIMENTS)
 
-with gr.Blocks(title="MNIST model zoo") as demo:
+# delete_cache: the Train tab's downloads are copied into Gradio's cache; drop them after a day
+with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
     gr.Markdown("# ✍️ MNIST model zoo\nDraw a digit. Every model classifies it as you draw; "
-                "pick one to see its probabilities, what it sees and why. " + unavailable_note)
+                "pick one to see its probabilities, what it sees and why. Compare them, or train your own "
+                "and put it beside them. " + unavailable_note)
     with gr.Tab("Draw", id="draw"):
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
@@ -243,11 +271,14 @@ with gr.Blocks(title="MNIST model zoo") as demo:
         table = gr.HTML(comparison_html(None), elem_id="table")
     with gr.Tab("Compare", id="compare"):
         compare.build(zoo, predictor)
+    with gr.Tab("Train", id="train"):
+        mine = gr.State({})  # this visitor's own models: never shared, never written to checkpoints/
+        train_tab.build(mine, model, CHOICES, EXPERIMENTS)
 
     outputs = [label, card, seen, why_image, table, status]
-    sketch.change(analyse, [sketch, model], outputs, trigger_mode="always_last", show_progress="hidden",
+    sketch.change(analyse, [sketch, model, mine], outputs, trigger_mode="always_last", show_progress="hidden",
                   api_name="analyse")
-    model.change(analyse, [sketch, model], outputs, show_progress="hidden", api_name=False)
+    model.change(analyse, [sketch, model, mine], outputs, show_progress="hidden", api_name=False)
 
     # A programmatic endpoint: an image file in, every model's answer out (see README).
     # gr.File, not gr.Image: a non-image upload reaches classify, which says what is wrong with it

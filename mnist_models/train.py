@@ -185,8 +185,11 @@ class Run:
         self.opt.zero_grad(set_to_none=True)
         self.model.load_state_dict(state)  # BatchNorm's running statistics moved
 
-    def end_epoch(self, epoch, train_size, valid, seconds):
-        """Record the epoch's history row (`seconds`: its shared stream's time) and keep the best weights."""
+    def end_epoch(self, epoch, train_size, valid, seconds, partial=None):
+        """Record the epoch's history row (`seconds`: its shared stream's time) and keep the best weights.
+
+        `train_size`: the images this epoch trained on; `partial`: the share of the epoch trained, when it stopped early.
+        """
         valid_loss, valid_acc, _ = evaluate(self.model, valid)
         param_norm = torch.nn.utils.get_total_norm([p.detach() for p in self.model.parameters()])
         # train loss and accuracy are running figures over the epoch's augmented batches, as the model changed
@@ -197,18 +200,22 @@ class Run:
             epoch=epoch, train_loss=round(sums[0] / train_size, 5), train_accuracy=round(sums[1] / train_size, 5),
             valid_loss=round(valid_loss, 5), valid_accuracy=valid_acc, lr=float(f"{self.lr:.4g}"),
             grad_norm=round(sums[2] / sums[3], 5),  # global L2 norm of the gradients, mean over the steps
-            param_norm=round(sums[4], 4), seconds=round(seconds, 2)))
+            param_norm=round(sums[4], 4), seconds=round(seconds, 2),
+            **({"partial": round(partial, 4)} if partial is not None else {})))
         if self.best is None or self.history[-1]["valid_loss"] < self.best[0]:  # as recorded: history shows the pick
             self.best = (self.history[-1]["valid_loss"], epoch, copy.deepcopy(self.model.state_dict()))
         self.model.train()
 
 
-def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_epoch=None, architectures=None):
+def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_epoch=None, architectures=None,
+                   on_batch=None):
     """{name: TrainConfig} -> {name: Run} trained, best epoch not yet restored (see `finish`).
 
     Models with equal `stream_key` share each epoch's augmented images and order: exactly the stream
     each would get training alone with this seed. `on_epoch(run)` is called after each model's epoch.
     `architectures` {name: (registry name, kwargs)} lets a job's name differ from its architecture.
+    `on_batch(epoch, images_seen, runs)` is called after every step; if it returns true, training ends
+    there: the part-epoch is recorded like an epoch (its row has `partial`, the share of the epoch seen).
     """
     phases = Phases() if phases is None else phases
     device, n = train.x.device, len(train.y)
@@ -225,11 +232,11 @@ def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_ep
         names = [run.name for run in group]
         for run in group:
             run.trained_with = names
-        elapsed = 0.0
+        elapsed, stop = 0.0, False
         for epoch in tqdm(range(1, max(run.cfg.epochs for run in group) + 1), desc=", ".join(names)[:40],
                           disable=not progress):
             active = [run for run in group if epoch <= run.cfg.epochs]
-            before = phases["training"]
+            before, seen = phases["training"], 0
             with phases("training", device):
                 # shared: this epoch's augmented training images and their order
                 images = augment(train.x, train.y, cfg, generator) if augmenting(cfg) else train.x
@@ -241,14 +248,20 @@ def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_ep
                         x = x + cfg.noise * torch.randn(x.shape, device=device, generator=generator)
                     for run in active:  # per model: forward, loss, step
                         run.step(x, y)
+                    seen += len(idx)
+                    if on_batch is not None and on_batch(epoch, seen, active):
+                        stop = True
+                        break
             seconds = phases["training"] - before
             elapsed += seconds
             with phases("evaluation", device):
                 for run in active:
                     run.train_seconds = elapsed
-                    run.end_epoch(epoch, n, valid, seconds)
+                    run.end_epoch(epoch, seen, valid, seconds, partial=seen / n if seen < n else None)
                     if on_epoch:
                         on_epoch(run)
+            if stop:
+                return runs
     return runs
 
 

@@ -46,7 +46,7 @@ def browser():
 
 def open_page(browser, url, width, height):
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load")  # not "networkidle": the page keeps a heartbeat open for its session state
     expect(page.locator("#sketch canvas").first).to_be_visible(timeout=30_000)
     return page
 
@@ -138,3 +138,41 @@ def test_thirty_clear_then_draw_cycles_all_answered(browser, server_url):
             page.screenshot(path=str(SCREENSHOT.with_name(f"lost-stroke-{cycle}.png")))
     page.close()
     assert not unanswered, f"drawings never answered (cycle, digit, pause ms): {unanswered}"
+
+
+def set_slider(page, elem_id, value):
+    box = page.locator(f"{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_train_tab_trains_a_model_that_joins_the_zoo(browser, server_url):
+    page = open_page(browser, server_url, 1280, 1100)
+    page.get_by_role("tab", name="Train").click()
+    set_slider(page, "#train-epochs", 2)
+    set_slider(page, "#train-images", 10000)
+    page.locator("#train-start").click()
+    status, plot = page.locator("#train-status"), page.locator("#train-accuracy")
+    # a second visitor meanwhile: queued behind it, shown their place, and able to call it off
+    other = open_page(browser, server_url, 1280, 900)
+    other.get_by_role("tab", name="Train").click()
+    other.locator("#train-start").click()
+    expect(other.locator("#train-status")).to_contain_text(re.compile(r"queue: *1/1"), timeout=20_000)
+    other.locator("#train-stop").click()
+    expect(status).to_contain_text("epoch 2/2", timeout=60_000)   # streamed while it trains
+    expect(plot.locator("canvas, svg").first).to_be_visible()
+    during = plot.screenshot()
+    expect(page.locator("#train-result")).to_contain_text("full MNIST test set", timeout=60_000)
+    page.wait_for_timeout(500)
+    assert plot.screenshot() != during                            # the curves grew
+    expect(page.locator("#train-download")).to_be_visible()
+    expect(other.locator("#train-status")).to_contain_text("Stopped before it started", timeout=30_000)
+    other.close()
+    page.screenshot(path=str(SCREENSHOT.with_name("train-tab.png")), full_page=True)
+
+    page.get_by_role("tab", name="Draw").click()
+    expect(page.locator("#model input")).to_have_value("yours 1: lenet5")
+    draw(page, 1)
+    expect(page.locator("#status")).to_contain_text("yours 1: lenet5: 1 (", timeout=20_000)
+    expect(page.locator("#table tr.yours")).to_contain_text("yours 1: lenet5")
+    page.close()
