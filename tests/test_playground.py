@@ -125,6 +125,17 @@ def test_child_process_reports_bad_data_instead_of_failing(tmp_path):
     assert events[-1]["kind"] == "error" and "train-images-idx3-ubyte" in events[-1]["message"]
 
 
+
+def test_no_data_and_no_network_is_a_message_in_the_tab(tmp_path, monkeypatch):
+    # an empty folder, and a download that fails at once (a proxy nobody listens on): what a Space without
+    # network would meet
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    events = list(playground.train_in_child(TINY, data_dir=tmp_path))
+    assert events[-1]["kind"] == "error"
+    assert "MNIST not found" in events[-1]["message"] and "download failed" in events[-1]["message"]
+
+
 @pytest.fixture(scope="module")
 def finished_in_tab():
     """The Train tab's Start handler run to the end without a server -> its last yield."""
