@@ -33,7 +33,8 @@ LIMITS = dict(n_layers=(3, 10), epochs=(1, 30), train_images=(1000, 55000), batc
               lr=(1e-5, 1.0), weight_decay=(0.0, 0.1), noise=(0.0, 1.0), seed=(0, 2**31 - 1))
 CHOICES = dict(model=list_models(), optimizer=("adam", "adamw", "sgd"), schedule=("constant", "onecycle"))
 MAX_SECONDS = 120      # of training per run: past it the run stops as if Stop were pressed (the model is kept)
-MAX_MEMORY_MB = 2048   # resident memory of the training process: past it the run stops; at 1.5x it is killed
+MAX_MEMORY_MB = 2048   # memory a run adds to its process (model, optimizer, activations): past it the run stops
+HARD_MEMORY_MB = 4096  # the training process's whole resident memory: past it the process is killed
 HARD_SECONDS = MAX_SECONDS + 90  # start-up, data and the final test pass included: past it the process is killed
 REPORT_EVERY = 0.5     # seconds between progress events inside an epoch: curves move even when epochs are long
 # The demo's own requests come first: a visitor drawing must not wait for someone's training.
@@ -149,11 +150,12 @@ def train(values, splits, emit, should_stop=lambda: False, max_seconds=MAX_SECON
               steps_per_epoch=-(-n // cfg.batch_size), limits=dict(max_seconds=max_seconds,
                                                                   max_memory_mb=max_memory_mb)))
     state = dict(reason=None, reported=time.perf_counter(), loss=0.0, correct=0, seen=0)  # at the last report
+    baseline = resident_mb()  # torch, the data and whatever else the process held before this run
 
     def on_batch(epoch, seen, runs):
         now = time.perf_counter()
         state["reason"] = ("stopped" if should_stop() else "time limit" if now - started > max_seconds else
-                           "memory limit" if resident_mb() > max_memory_mb else None)
+                           "memory limit" if resident_mb() - baseline > max_memory_mb else None)
         if seen < state["seen"]:  # a new epoch: its sums start again from zero
             state.update(loss=0.0, correct=0, seen=0)
         if now - state["reported"] >= REPORT_EVERY or seen == n or state["reason"]:
@@ -232,8 +234,8 @@ def train_in_child(values, stop=None, data_dir=None):
             if time.perf_counter() - started > HARD_SECONDS:
                 yield failure(f"training ran past the hard limit of {HARD_SECONDS} s and was ended")
                 return
-            if resident_mb(proc.pid) > 1.5 * MAX_MEMORY_MB:
-                yield failure(f"training used more than {1.5 * MAX_MEMORY_MB:.0f} MB and was ended")
+            if resident_mb(proc.pid) > HARD_MEMORY_MB:
+                yield failure(f"the training process used more than {HARD_MEMORY_MB} MB and was ended")
                 return
     finally:
         if proc.poll() is None:

@@ -18,6 +18,12 @@ MODELS = "mlp-128,custom-mlp-6"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+def as_in_a_terminal():
+    """For the child: Ctrl-C's default disposition. A suite started in the background (`cmd &`) inherits
+    SIGINT ignored, and Python then never turns SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def fingerprint(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).iterdir())}
 
@@ -56,11 +62,14 @@ def test_interrupted_mid_epoch_leaves_previous_checkpoints_untouched(previous, t
     before = fingerprint(out)
     run = subprocess.Popen([sys.executable, "train_all.py", "--device", "cpu", "--models", MODELS, "--epochs", "200",
                             "--train-limit", "20000", "--out", str(out)], cwd=ROOT, env=ENV, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert "device cpu" in run.stdout.readline()   # data loaded; training starts now
-    time.sleep(3)
-    run.send_signal(signum)
-    _, stderr = run.communicate(timeout=120)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=as_in_a_terminal)
+    try:
+        assert "device cpu" in run.stdout.readline()   # data loaded; training starts now
+        time.sleep(3)
+        run.send_signal(signum)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()  # a run the signal failed to stop must not go on eating the CPU the other tests need
     assert run.returncode != 0 and "interrupted" in stderr and "Traceback" not in stderr
     assert fingerprint(out) == before
     assert_consistent(out)
@@ -89,7 +98,8 @@ def test_interrupted_while_writing_finishes_the_set(previous, tmp_path, name):
     before = fingerprint(out)
     result = subprocess.run([sys.executable, "-c", WRITE_THEN_SIGNAL.format(name=name), "--device", "cpu",
                              "--models", MODELS, "--epochs", "2", "--train-limit", "1000", "--seed", "1",
-                             "--out", str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+                             "--out", str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300,
+                            preexec_fn=as_in_a_terminal)
     assert result.returncode != 0 and f"{name}: stopping once the checkpoints are written" in result.stderr
     after = fingerprint(out)
     changed = {f for f in after if after[f] != before.get(f)}

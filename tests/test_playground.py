@@ -89,7 +89,7 @@ def test_stop_ends_the_run_within_one_step(tiny_splits):
 def test_time_and_memory_limits_stop_a_run_and_keep_the_model(tiny_splits):
     _, timed = playground.train(TINY, tiny_splits, lambda e: None, max_seconds=0)
     assert timed["visitor"]["stopped"] == "time limit" and timed["history"][-1]["partial"] == 0.1
-    _, big = playground.train(TINY, tiny_splits, lambda e: None, max_memory_mb=1)
+    _, big = playground.train(TINY, tiny_splits, lambda e: None, max_memory_mb=-1)  # a limit passed at once
     assert big["visitor"]["stopped"] == "memory limit"
 
 
