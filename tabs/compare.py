@@ -61,8 +61,13 @@ class Zoo:
             rows.append((name, n, pm(mean, std, n), pm(*drawn[name])))
         return pd.DataFrame(rows, columns=["model", "seeds", "MNIST test % (mean ± std)", "drawings % (mean ± std)"])
 
-    def confusion(self, name):
+    def up_close(self, name):
+        """-> (confusion matrices' HTML, most confident mistakes) of one model, from one read of its study."""
         study = read_study(name, self.checkpoint_dir)
+        return self.confusion(name, study), self.mistakes(name, study)
+
+    def confusion(self, name, study=None):
+        study = study or read_study(name, self.checkpoint_dir)
         if study is None:
             return "<p class='hint'>No study stored for this model: run `python -m mnist_models study`.</p>"
         parts = [confusion_html(study["mnist_confusion"], "MNIST test set")]
@@ -70,8 +75,8 @@ class Zoo:
             parts.append(confusion_html(study["drawing_confusion"], "real pen drawings (dev set)"))
         return "<div class='confusions'>" + "".join(parts) + "</div>"
 
-    def mistakes(self, name):
-        study = read_study(name, self.checkpoint_dir)
+    def mistakes(self, name, study=None):
+        study = study or read_study(name, self.checkpoint_dir)
         if study is None:
             return []
         return [(np.kron(255 - mistake_image(m), np.ones((4, 4), np.uint8)),
@@ -145,10 +150,11 @@ def build(zoo, models):
 
     gr.Markdown("### One model up close")
     one = gr.Dropdown(names, value=names[0] if names else None, label="Model", elem_id="compare-one")
-    confusion = gr.HTML(zoo.confusion(one.value) if names else "", elem_id="confusion")
-    gallery = gr.Gallery(zoo.mistakes(one.value) if names else [], label="Its most confident mistakes (MNIST test)",
+    shown = zoo.up_close(one.value) if names else ("", [])
+    confusion = gr.HTML(shown[0], elem_id="confusion")
+    gallery = gr.Gallery(shown[1], label="Its most confident mistakes (MNIST test)",
                          columns=8, height=260, elem_id="mistakes", format="png")
-    one.change(lambda n: (zoo.confusion(n), zoo.mistakes(n)), one, [confusion, gallery], api_name=False)
+    one.change(zoo.up_close, one, [confusion, gallery], api_name=False)
 
     gr.Markdown("### The reference experiments\nReported by the write-up → reproduced in its own setting → "
                 "with our recipe (mean ± std over seeds). `python -m mnist_models experiment NAME` runs them.")

@@ -47,3 +47,12 @@ def test_experiment_table_reads_the_results(tmp_path):
     row = table.iloc[0]
     assert row["setting"] == "plain" and row["reported %"] == 98.59
     assert row["reproduced %"] == "98.50 ± 0.50 (n=3)" and row["ours %"] == "—"
+
+
+def test_one_model_up_close_reads_its_study_once(monkeypatch):
+    import tabs.compare as compare
+    reads = []
+    real = compare.read_study
+    monkeypatch.setattr(compare, "read_study", lambda *a: reads.append(a) or real(*a))
+    confusion, mistakes = Zoo("checkpoints", "experiments").up_close("lenet5")
+    assert len(reads) == 1 and "MNIST test set" in confusion and len(mistakes) == 24
