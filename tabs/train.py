@@ -41,7 +41,7 @@ def reference(preset, experiments_dir):
             if reported is not None else "the write-up reported no figure for this setting")
     if ours:
         spread = f" ± {100 * ours['std']:.2f}" if ours["std"] is not None else ""
-        return text + f"; our reproduction in its setting (10 epochs, {ours['n']} seeds): **{100 * ours['mean']:.2f}{spread} %**"
+        return text + f"; our reproduction in its setting (10 epochs, {ours['n']} seed{'s' * (ours['n'] > 1)}): **{100 * ours['mean']:.2f}{spread} %**"
     return text + f"; not yet reproduced here (`python -m mnist_models experiment {experiment}`)"
 
 
