@@ -163,8 +163,7 @@ def analyse(sketch, model_name, mine=None):
                   else "### ⚠️ No trained models: run `python train_all.py`")
         return None, model_card(model_name, mine=mine), None, None, comparison_html(None), status
     probs, ms = probabilities_for(x)
-    for label, p in visitor_probabilities(x, mine).items():
-        probs[label] = p
+    probs.update(visitor_probabilities(x, mine))
     p = probs[model_name]
     label = {str(d): float(p[d]) for d in range(10)}
     confidence = float(probs["ensemble"].max())

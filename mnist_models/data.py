@@ -45,12 +45,17 @@ def resolve_data_dir(data_dir=None):
     return Path(data_dir or os.environ.get("MNIST_DIR") or DEFAULT_DATA_DIR)
 
 
+def raw_dir(data_dir=None):
+    """Where the four MNIST files are (or go): torchvision's layout under the data folder."""
+    return resolve_data_dir(data_dir) / "MNIST" / "raw"
+
+
 def load_mnist(train, data_dir=None):
     """-> (images uint8 (N,28,28), labels int64 (N,)) on the CPU."""
     from torchvision.datasets import MNIST  # imported here: the demo never needs torchvision
 
     root = resolve_data_dir(data_dir)
-    verify(root / "MNIST" / "raw", TRAIN_FILES if train else TEST_FILES)  # before torchvision reads a byte
+    verify(raw_dir(data_dir), TRAIN_FILES if train else TEST_FILES)  # before torchvision reads a byte
     try:
         ds = MNIST(root=str(root), train=train, download=False)
     except RuntimeError:
@@ -58,7 +63,7 @@ def load_mnist(train, data_dir=None):
             ds = MNIST(root=str(root), train=train, download=True)
         except Exception as e:  # no network, a proxy, a read-only folder...
             raise DataNotFound(
-                f"MNIST not found in {root.resolve() / 'MNIST' / 'raw'} and the download failed "
+                f"MNIST not found in {raw_dir(data_dir).resolve()} and the download failed "
                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Put the four MNIST "
                 f"files there, or point --data-dir / MNIST_DIR at a folder holding MNIST/raw/."
             ) from None
@@ -89,5 +94,5 @@ def load_splits(device, valid_size=5000, seed=0, data_dir=None, train_limit=None
 
 def sha256_of_test_files(data_dir=None):
     """{file: sha256} of the raw test files, so a checkpoint says exactly which test set it was measured on."""
-    raw = resolve_data_dir(data_dir) / "MNIST" / "raw"
+    raw = raw_dir(data_dir)
     return {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in TEST_FILES}

@@ -13,18 +13,18 @@ import gradio as gr
 import pandas as pd
 
 from mnist_models import playground
-from mnist_models.data import TRAIN_FILES, resolve_data_dir
-from mnist_models.experiments import EXPERIMENTS, read_results, summarise
+from mnist_models.data import TRAIN_FILES, raw_dir
+from mnist_models.experiments import EXPERIMENTS, summarise
 
 FIELDS = list(playground.DEFAULTS)  # the order of the controls' values in every event below
 KEEP = 5  # models a session keeps: the oldest goes when a sixth is trained
-SERIES = ["training", "validation"]
+SERIES = {"train": "training", "valid": "validation"}  # event field prefix -> the plots' series name
 
 _stops, _stops_lock = {}, threading.Lock()  # session -> Event that Stop sets
 
 
 def data_source():
-    raw = resolve_data_dir() / "MNIST" / "raw"
+    raw = raw_dir()
     if all((raw / name).exists() for name in TRAIN_FILES):
         return f"MNIST is read from `{raw}`."
     return (f"MNIST is not in `{raw}` yet: the first training downloads it there (about 12 MB; needs the "
@@ -35,8 +35,8 @@ def reference(preset, experiments_dir):
     """What the write-up reported for a preset's setting, beside our stored 10-epoch reproduction of it."""
     experiment, label = playground.PRESETS[preset][1]
     reported = EXPERIMENTS[experiment]("writeup")[label][2]
-    ours = next((row for row in summarise(experiment, experiments_dir) if row["label"] == label
-                 and row["setting"] == "writeup"), None) if read_results(experiment, experiments_dir)["runs"] else None
+    ours = next((row for row in summarise(experiment, experiments_dir)   # [] while nothing is stored
+                 if row["label"] == label and row["setting"] == "writeup"), None)
     text = (f"the write-up reported **{reported} %**" + (" (its training collapsed)" if reported < 50 else "")
             if reported is not None else "the write-up reported no figure for this setting")
     if ours:
@@ -57,14 +57,14 @@ def curves(events):
     each epoch's end. Both start at epoch 0, so the plot sees both series in its first table.
     """
     wanted = {"start": ("train", "valid"), "progress": ("train",), "epoch": ("valid",)}
-    def table(metric):
-        data = [(round(e["epoch"] if e["kind"] == "start" else e["fraction"] * e["epochs"], 3), e[f"{series}_{metric}"],
-                 series) for e in events for series in wanted.get(e["kind"], ())]
-        y = "accuracy %" if metric == "accuracy" else "loss"
-        table = pd.DataFrame([(x, 100 * v if metric == "accuracy" else v, SERIES[s == "valid"]) for x, v, s in data],
-                             columns=["epoch", y, "curve"])
-        return table.astype({"epoch": float, y: float, "curve": str})  # numbers even when empty
-    return table("loss"), table("accuracy")
+
+    def table(metric, column, scale):
+        rows = [(round(e["epoch"] if e["kind"] == "start" else e["fraction"] * e["epochs"], 3),
+                 scale * e[f"{series}_{metric}"], SERIES[series])
+                for e in events for series in wanted.get(e["kind"], ())]
+        frame = pd.DataFrame(rows, columns=["epoch", column, "curve"])
+        return frame.astype({"epoch": float, column: float, "curve": str})  # numbers even when empty
+    return table("loss", "loss", 1), table("accuracy", "accuracy %", 100)
 
 
 def progress_text(event, start):
