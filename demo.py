@@ -30,6 +30,7 @@ LOW_CONFIDENCE = 0.5  # below this the ensemble is unsure: say so rather than pr
 started = time.perf_counter()
 torch.set_num_threads(min(4, os.cpu_count() or 1))  # a 2-vCPU Space: don't oversubscribe
 predictor = Predictor(CHECKPOINTS)
+predictor.runners  # made now, not during the first visitor's drawing
 if predictor.unavailable:
     log.warning("%d model(s) unavailable (%s); `python train_all.py` creates them",
                 len(predictor.unavailable), ", ".join(predictor.unavailable))

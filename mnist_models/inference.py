@@ -1,23 +1,33 @@
-"""Fast answers for one drawing at a time: each model as a frozen TorchScript graph, convolutions channels_last.
+"""Fast answers for one drawing at a time: each model exported to ONNX and run by ONNX Runtime.
 
 The same answers as the eager models (a test holds the probabilities within 1e-5 on real drawings) in
-less than half the time at batch 1 on a CPU; `python benchmarks/bench_inference.py` measures both.
+about half the time of TorchScript at batch 1 on a CPU; `python benchmarks/bench_inference.py` measures both.
 """
 import copy
+import io
 import warnings
 
 import torch
 
 
-def frozen(model):
-    """Eval-mode model -> a frozen graph traced at (1, 1, 28, 28), weights folded in as constants."""
-    model = copy.deepcopy(model).eval()
-    if any(p.dim() == 4 for p in model.parameters()):
-        # at batch 1 PyTorch's default convolution is im2col + GEMM; oneDNN's channels_last kernels win
-        model = model.to(memory_format=torch.channels_last)
+def onnx_runner(model, threads=None):
+    """Eval-mode model -> a function (1, 1, 28, 28) float32 array -> logits (1, 10) array, run by ONNX Runtime.
+
+    The model is exported in memory at load time, never stored: the checkpoint stays the one source of
+    its weights. onnxruntime is imported here so that training (on machines without it) never needs it.
+    """
+    import onnxruntime
+
+    graph = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
-        # TorchScript is deprecated, yet freezing is still the fastest CPU path we measured at batch 1
-        # (torch.compile costs seconds per model at start-up, which a Space pays on every restart)
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape tests: constant for 28x28 input
-        return torch.jit.freeze(torch.jit.trace(model, torch.zeros(1, 1, 28, 28)))
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated, yet needs no onnxscript
+        torch.onnx.export(copy.deepcopy(model).eval(), (torch.zeros(1, 1, 28, 28),), graph, dynamo=False,
+                          input_names=["x"], output_names=["logits"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    # Spinning threads wait for work by burning a core: with twelve sessions (and the server's own
+    # threads) on two cores they starve each other, and twelve models took several times longer.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"x": x})[0]

@@ -1,4 +1,5 @@
 """Predictor: every trained model loaded once, classifying the same drawing, plus their ensemble."""
+import functools
 import logging
 import time
 
@@ -6,7 +7,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_model, read_metadata
-from .inference import frozen
+from .inference import onnx_runner
 from .models import list_models
 from .preprocess import to_mnist
 
@@ -22,10 +23,15 @@ def validation_accuracy(metadata):
     return next(h["valid_accuracy"] for h in metadata["history"] if h["epoch"] == metadata["best_epoch"])
 
 
+def eager(model):
+    """The model itself as a runner: the reference the fast path is held to."""
+    return lambda x: model(torch.from_numpy(x)).numpy()
+
+
 class Predictor:
     """Loads every registered model that has a checkpoint; the rest are listed in `unavailable`.
 
-    One drawing at a time (`predict`, `predict_mnist`) runs each model's frozen graph (inference.py)
+    One drawing at a time (`predict`, `predict_mnist`) runs each model in ONNX Runtime (inference.py)
     unless fast=False; batches (`predict_batch`, which re-measures recorded accuracies) run the eager models.
     """
 
@@ -38,8 +44,16 @@ class Predictor:
                 self.unavailable[name] = str(e)
                 log.warning("model %s unavailable: %s", name, e)
         self.fast = fast
-        self.runners = {name: frozen(m) for name, m in self.models.items()} if fast else self.models
         self.ensemble, self.ensemble_metadata = self._read_ensemble(checkpoint_dir, warn=names is None)
+
+    @functools.cached_property
+    def runners(self):
+        """name -> function (1, 1, 28, 28) float32 array -> logits (1, 10) array, for one drawing at a time.
+
+        Made on first use: exporting every model takes a moment, and batches (evaluation, the ensemble's choice,
+        training machines without onnxruntime) never need it.
+        """
+        return {name: onnx_runner(m) if self.fast else eager(m) for name, m in self.models.items()}
 
     def _read_ensemble(self, checkpoint_dir, warn=True):
         """-> (members, metadata) from ensemble.json, which `python -m mnist_models ensemble` writes.
@@ -68,11 +82,11 @@ class Predictor:
 
         Pass a dict as `timings` to get each model's milliseconds for this input.
         """
-        batch = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
+        batch = np.asarray(x, dtype=np.float32).reshape(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
         probs = {}
-        for name, model in self.runners.items():
+        for name, run in self.runners.items():
             start = time.perf_counter()
-            probs[name] = torch.softmax(model(batch), dim=1)[0].numpy()
+            probs[name] = torch.softmax(torch.from_numpy(run(batch)), dim=1)[0].numpy()
             if timings is not None:
                 timings[name] = 1000 * (time.perf_counter() - start)
         if probs:
@@ -83,7 +97,7 @@ class Predictor:
 
     def predict(self, image):
         """Any image of one digit -> predict_mnist's dict, or None if the image is blank."""
-        x = to_mnist(image, crop_first=self.fast)
+        x = to_mnist(image, fast=self.fast)
         return None if x is None else self.predict_mnist(x)
 
     @torch.inference_mode()

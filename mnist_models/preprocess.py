@@ -15,7 +15,7 @@ BLANK_LEVEL = 0.1 # an image whose strongest mark is below this fraction of full
 
 MAX_PIXELS = 40_000_000  # larger images are refused: bounded time and memory for a public demo
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as PIL's "L"
+LUMA = np.array([0.299, 0.587, 0.114, 0.0], np.float32)  # ITU-R 601 luma, as PIL's "L" (alpha: no part)
 
 
 def pixels(image):
@@ -45,7 +45,7 @@ def checked(raw):
     _check_size(*raw.shape[:2])
     if raw.size and raw.dtype.kind == "f" and not np.isfinite(raw).all():
         raise ValueError("the image has NaN or infinite pixel values")
-    if raw.size and (raw.min() < 0 or raw.max() > 255):
+    if raw.size and raw.dtype != np.uint8 and (raw.min() < 0 or raw.max() > 255):  # uint8 always fits
         raise ValueError(f"pixel values must lie in 0-255 (or 0-1), got {raw.min()} to {raw.max()}")
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[..., 0]
@@ -79,9 +79,8 @@ def ink_map(image, crop=False):
         alpha = raw[..., 3]
         return as_float(alpha[_box(alpha > 0)] if crop else alpha)
 
-    def luma(a):  # weights first, then the 0-255 scale: one float pass over three channels, not four
-        a = np.asarray(a[..., :3] if a.ndim == 3 else a, np.float32)
-        return as_float(a @ LUMA if a.ndim == 3 else a)
+    def luma(a):  # weights first, then the 0-255 scale; all channels converted at once: contiguous, faster
+        return as_float(a.astype(np.float32) @ LUMA[:a.shape[2]] if a.ndim == 3 else a)
 
     border = np.concatenate([luma(raw[0]), luma(raw[-1]), luma(raw[:, 0]), luma(raw[:, -1])])
     background = float(np.median(border))
@@ -118,12 +117,45 @@ def _box(mask):
     return _span(mask.any(1)), _span(mask.any(0))
 
 
-def to_mnist(image, crop_first=True):
+def lanczos_weights(n_in, n_out):
+    """(n_out, n_in) float32: Pillow's Lanczos-3 resampling weights (Resample.c, precompute_coeffs)."""
+    scale = n_in / n_out
+    stretch = max(scale, 1.0)        # shrinking widens the kernel so that every input pixel counts
+    support = 3.0 * stretch
+    centre = (np.arange(n_out) + 0.5) * scale
+    first = np.maximum((centre - support + 0.5).astype(np.int64), 0)  # C's (int) rounds toward zero
+    last = np.minimum((centre + support + 0.5).astype(np.int64), n_in)
+    width = int(np.ceil(support)) * 2 + 1
+    taps = first[:, None] + np.arange(width)                          # only the kernel's reach: cheap
+    x = (taps - centre[:, None] + 0.5) / stretch
+    w = np.sinc(x) * np.sinc(x / 3) * ((x >= -3) & (x < 3) & (taps < last[:, None]))
+    w /= np.where(w.sum(1, keepdims=True) == 0, 1, w.sum(1, keepdims=True))
+    dense = np.zeros((n_out, n_in + width), np.float32)
+    np.put_along_axis(dense, taps, w, axis=1)
+    return dense[:, :n_in]
+
+
+def resize(a, size):
+    """float32 (H, W) -> size (w, h): Image.resize(size, LANCZOS) as two matrix products.
+
+    The same numbers as Pillow to within 1e-6 (a test compares), several times faster: Pillow filters
+    one pixel at a time in double precision, a matrix product runs vectorised.
+    """
+    w, h = size
+    if a.shape[1] != w:
+        a = a @ lanczos_weights(a.shape[1], w).T
+    if a.shape[0] != h:
+        a = lanczos_weights(a.shape[0], h) @ a
+    return np.ascontiguousarray(a, np.float32)
+
+
+def to_mnist(image, fast=True):
     """PIL image or numpy array (L, RGB or RGBA, any size) -> (28, 28) float32 in [0, 1], or None if blank.
 
-    crop_first=False converts the whole image before cropping (the same answer, slower; benchmarks).
+    fast=False is the first release's way (the whole image converted to float before cropping, Pillow's
+    resize): the same answer to within 1e-6, slower; benchmarks compare the two.
     """
-    ink = ink_map(image, crop=crop_first)
+    ink = ink_map(image, crop=fast)
     if ink.size == 0 or ink.max() < BLANK_LEVEL:
         return None
     ink = ink / ink.max()                     # a faint pencil drawing is as much a digit as a bold one
@@ -132,7 +164,8 @@ def to_mnist(image, crop_first=True):
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS), np.float32)
+    small = resize(crop, size) if fast else \
+        np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS), np.float32)
     small = np.clip(small, 0.0, 1.0)          # Lanczos rings slightly below 0 and above 1
 
     ys, xs = np.indices(small.shape)

@@ -97,9 +97,26 @@ def test_mnist_digits_round_trip_unchanged(mnist_test):
     np.dstack([np.full((50, 70, 3), 255, np.uint8), 255 - bar_on_paper(50, 70, 1, 1, 48, 68)]),
     np.pad(np.full((3, 3, 4), 255, np.uint8), ((30, 10), (2, 40), (0, 0))),
 ], ids=["dark-on-light", "light-on-dark", "rgb", "blank", "faint", "rgba-opaque-dark-background", "rgba-transparent"])
-def test_cropping_first_gives_the_same_answer(image):
-    # crop_first finds the ink on 8-bit values before converting; the answer must not change at all
-    a, b = to_mnist(image), to_mnist(image, crop_first=False)
+def test_fast_path_gives_the_same_answer(image):
+    # fast crops on 8-bit values before converting and resizes by matrix products: the same image
+    a, b = to_mnist(image), to_mnist(image, fast=False)
     assert (a is None) == (b is None)
     if a is not None:
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape, size", [
+    ((350, 360), (20, 19)),   # a drawing's crop: shrink 18x
+    ((801, 37), (1, 20)),     # a thin stroke: one column
+    ((5, 3), (12, 20)),       # a dot: enlarged
+    ((1, 1), (20, 20)),
+    ((20, 20), (20, 20)),     # unchanged
+    ((64, 7), (20, 3)),       # one axis shrinks, the other not quite
+])
+def test_resize_is_pillows_lanczos(shape, size):
+    from mnist_models.preprocess import resize
+    a = np.random.default_rng(0).random(shape, dtype=np.float32)
+    pillow = np.asarray(Image.fromarray(a).resize(size, Image.Resampling.LANCZOS))
+    ours = resize(a, size)
+    assert ours.shape == pillow.shape == size[::-1] and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, pillow, atol=1e-6, rtol=0)
