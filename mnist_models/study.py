@@ -80,8 +80,10 @@ def saliency(model, x):
     x = torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28).clone().requires_grad_()
     with torch.enable_grad():
         log_probs = torch.log_softmax(model(x), dim=1)
-        log_probs[0, log_probs.argmax()].backward()
-    return (x.grad * x).detach()[0, 0].numpy()
+        # the input's gradient only: no gradients stored on the weights (a server would keep them, one
+        # set per model, and accumulate into them from every visitor's thread)
+        grad, = torch.autograd.grad(log_probs[0, log_probs.argmax()], x)
+    return (grad * x).detach()[0, 0].numpy()
 
 
 def saliency_image(x, sal, scale=10):

@@ -28,6 +28,7 @@ def test_saliency_is_zero_off_the_ink(name):
     assert sal.shape == (28, 28) and sal.dtype == np.float32
     assert np.all(sal[x == 0] == 0) and np.any(sal[x > 0] != 0)
     assert saliency_image(x, sal).shape == (280, 280, 3)
+    assert all(p.grad is None for p in model.parameters())  # a server must not keep gradients per model
 
 
 def test_saliency_points_at_the_pixel_that_decides():
