@@ -286,10 +286,11 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
     api_result = gr.JSON(visible=False)
     gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
 
-# Two requests at a time per event: measured against one on this 2-core machine with 32 clients
-# (benchmarks/bench_load.py), two served 8.3 against 7.9 requests/s with p95 4.4 against 5.3 s: while
-# one request is in Gradio's upload and JSON work, the other computes. The queue is bounded so a flood
-# gets "queue full" at once instead of unbounded waits.
+# Two requests at a time per event: while one request is in Gradio's upload and JSON work, the other
+# computes. Measured against one on this 2-core machine with 32 clients (benchmarks/bench_load.py), two
+# led with the TorchScript models (8.3 against 7.9 requests/s); since the models run in ONNX Runtime
+# their work is a small part of a request and the two settings are within noise (BENCHMARKS.md). The
+# queue is bounded so a flood gets "queue full" at once instead of unbounded waits.
 CONCURRENCY = int(os.environ.get("DEMO_CONCURRENCY", "2"))
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "128")))
 

@@ -73,6 +73,28 @@ def test_repeats_record_is_resumable(tmp_path):
     assert name == "cnn" and n == 2 and mean == pytest.approx(0.993)
 
 
+# Trained by the earlier one-model-at-a-time loop (cnn and the FCNs on a lent H100), before the per-epoch
+# norms were recorded. The CPU retrain with today's trainer scored its ensemble 99.68 % on MNIST test (target
+# 99.7), so these stay until a run that meets every target replaces them (README, "Training").
+HISTORY_PENDING = {"cnn", "fcn-bn", "fcn-dropout", "lenet5"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
+    strict=True, reason="trained before the full history was recorded")) if n in HISTORY_PENDING else n
+    for n in list_models()])
+def test_committed_history_is_complete_and_agrees_with_the_best_epoch(name):
+    meta = read_metadata(name)
+    history = meta["history"]
+    assert [row["epoch"] for row in history] == list(range(1, meta["epochs"] + 1))
+    for row in history:
+        assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr", "grad_norm", "param_norm",
+                "seconds"} <= row.keys(), f"{name} epoch {row['epoch']}: retrain with train_all.py"
+        assert row["grad_norm"] > 0 and row["param_norm"] > 0 and row["seconds"] > 0 and row["lr"] >= 0
+    best = min(history, key=lambda row: row["valid_loss"])  # the best epoch is the lowest validation loss
+    assert best["epoch"] == meta["best_epoch"]
+    assert meta["train_seconds"] == pytest.approx(sum(row["seconds"] for row in history), rel=0.05)
+
+
 @pytest.mark.parametrize("name", list_models() + ["ensemble"])
 def test_stored_study_agrees_with_the_checkpoint(name):
     study = read_study(name)
