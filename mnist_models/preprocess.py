@@ -118,7 +118,7 @@ def _box(mask):
 
 
 def lanczos_weights(n_in, n_out):
-    """(n_out, n_in) float32: Pillow's Lanczos-3 resampling weights (Resample.c, precompute_coeffs)."""
+    """(n_out, n_in) float64: Pillow's Lanczos-3 resampling weights (Resample.c, precompute_coeffs)."""
     scale = n_in / n_out
     stretch = max(scale, 1.0)        # shrinking widens the kernel so that every input pixel counts
     support = 3.0 * stretch
@@ -130,7 +130,7 @@ def lanczos_weights(n_in, n_out):
     x = (taps - centre[:, None] + 0.5) / stretch
     w = np.sinc(x) * np.sinc(x / 3) * ((x >= -3) & (x < 3) & (taps < last[:, None]))
     w /= np.where(w.sum(1, keepdims=True) == 0, 1, w.sum(1, keepdims=True))
-    dense = np.zeros((n_out, n_in + width), np.float32)
+    dense = np.zeros((n_out, n_in + width))
     np.put_along_axis(dense, taps, w, axis=1)
     return dense[:, :n_in]
 
@@ -142,10 +142,12 @@ def resize(a, size):
     one pixel at a time in double precision, a matrix product runs vectorised.
     """
     w, h = size
+    # Like Pillow: sums in double precision, each pass stored as float32. Float32 sums would differ in
+    # the last bit, enough to move a symmetric digit's centre of mass off an exact .5 and shift it a row.
     if a.shape[1] != w:
-        a = a @ lanczos_weights(a.shape[1], w).T
+        a = (a.astype(np.float64) @ lanczos_weights(a.shape[1], w).T).astype(np.float32)
     if a.shape[0] != h:
-        a = lanczos_weights(a.shape[0], h) @ a
+        a = (lanczos_weights(a.shape[0], h) @ a.astype(np.float64)).astype(np.float32)
     return np.ascontiguousarray(a, np.float32)
 
 
