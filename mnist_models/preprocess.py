@@ -129,7 +129,8 @@ def lanczos_weights(n_in, n_out):
     taps = first[:, None] + np.arange(width)                          # only the kernel's reach: cheap
     x = (taps - centre[:, None] + 0.5) / stretch
     w = np.sinc(x) * np.sinc(x / 3) * ((x >= -3) & (x < 3) & (taps < last[:, None]))
-    w /= np.where(w.sum(1, keepdims=True) == 0, 1, w.sum(1, keepdims=True))
+    total = w.sum(1, keepdims=True)
+    w /= np.where(total == 0, 1, total)
     dense = np.zeros((n_out, n_in + width))
     np.put_along_axis(dense, taps, w, axis=1)
     return dense[:, :n_in]
