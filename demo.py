@@ -30,7 +30,7 @@ LOW_CONFIDENCE = 0.5  # below this the ensemble is unsure: say so rather than pr
 started = time.perf_counter()
 torch.set_num_threads(min(4, os.cpu_count() or 1))  # a 2-vCPU Space: don't oversubscribe
 predictor = Predictor(CHECKPOINTS)
-predictor.runners  # made now, not during the first visitor's drawing
+predictor.cost  # the models exported and timed now, not during the first visitor's drawing
 if predictor.unavailable:
     log.warning("%d model(s) unavailable (%s); `python train_all.py` creates them",
                 len(predictor.unavailable), ", ".join(predictor.unavailable))
@@ -287,10 +287,9 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
     gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
 
 # Two requests at a time per event: while one request is in Gradio's upload and JSON work, the other
-# computes. Measured against one on this 2-core machine with 32 clients (benchmarks/bench_load.py), two
-# led with the TorchScript models (8.3 against 7.9 requests/s); since the models run in ONNX Runtime
-# their work is a small part of a request and the two settings are within noise (BENCHMARKS.md). The
-# queue is bounded so a flood gets "queue full" at once instead of unbounded waits.
+# computes. Measured against one on this 2-core machine with 32 clients (benchmarks/bench_load.py,
+# figures in BENCHMARKS.md), two has led or tied in every run. The queue is bounded so a flood gets
+# "queue full" at once instead of unbounded waits.
 CONCURRENCY = int(os.environ.get("DEMO_CONCURRENCY", "2"))
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "128")))
 

@@ -3,10 +3,10 @@
     python benchmarks/bench_inference.py [--drawings ../shared/unipen/dev-digits.jsonl.gz] [--n 300]
 
 Naive (the first release's path): to_mnist converting the whole canvas and resizing with Pillow, then
-each eager model, the cnn's 2x2-map convolutions as convolutions. Fast (the default): to_mnist crops on
-8-bit values first and resizes with matrix products, then each model in ONNX Runtime
-(mnist_models/inference.py). Prints p50/p95 per stage, the ratio, and the largest difference between the
-two paths' probabilities.
+each eager model in turn, the cnn's 2x2-map convolutions as convolutions. Fast (the default): to_mnist
+crops on 8-bit values first and resizes with matrix products, then each model in ONNX Runtime on one
+thread (mnist_models/inference.py), as many models side by side as there are threads. Prints p50/p95
+per stage, the ratio, and the largest difference between the two paths' probabilities.
 """
 import argparse
 import os
@@ -103,6 +103,8 @@ def main():
           f"({args.threads} threads, median of 21 passes over 96 MB): reading the weights once takes "
           f"{1000 * weights / rate:.2f} ms")
     print(f"largest probability difference between the paths: {diff:.2e} (blank decisions identical: {same})")
+    print("fast path's lanes at the end (models run side by side, balanced by their running mean time): "
+          + " | ".join(", ".join(lane) for lane in paths["fast"].lanes()))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 LeCun et al.: crop to the ink, scale the longer side to 20 px keeping the aspect ratio (anti-aliased),
 place in a 28x28 field so that the centre of mass lands on pixel (14, 14).
 """
+import contextlib
+import functools
+
 import numpy as np
 from PIL import Image
 
@@ -68,42 +71,59 @@ def ink_map(image, crop=False):
     raw = pixels(image)
     if raw.size == 0:
         return np.zeros((0, 0), np.float32)
-    unit = 255.0 if raw.max() > 1 else 1.0     # 0-255 values, or already 0-1
+    edges = [raw[0], raw[-1], raw[:, 0], raw[:, -1]]
+    # 0-255 values, or already 0-1; the border usually settles it without reading the whole image
+    unit = 255.0 if max(e.max() for e in edges) > 1 or raw.max() > 1 else 1.0
 
     def as_float(a):
         a = np.asarray(a, np.float32)
         return a / 255.0 if unit > 1 else a
 
-    if raw.ndim == 3 and raw.shape[2] == 4 and as_float(raw[..., 3].min()) < 1.0:
+    column_lows = raw.min(axis=0) if raw.ndim == 3 else None  # (W, channels), reused to crop dark ink
+    if raw.ndim == 3 and raw.shape[2] == 4 and as_float(column_lows[:, 3].min()) < 1.0:
         # drawn on a transparent background: opacity is the ink, whatever its colour
         alpha = raw[..., 3]
         return as_float(alpha[_box(alpha > 0)] if crop else alpha)
 
-    def luma(a):  # weights first, then the 0-255 scale; all channels converted at once: contiguous, faster
-        return as_float(a.astype(np.float32) @ LUMA[:a.shape[2]] if a.ndim == 3 else a)
+    def luma(a):  # (..., channels) or grey (...) -> a new float32 array in [0, 1]
+        if raw.ndim == 2:
+            out = a.astype(np.float32)
+        else:     # channel by channel, in place: no (H, W, 4) float copy
+            out = a[..., 0].astype(np.float32)
+            out *= LUMA[0]
+            for c in (1, 2):
+                channel = a[..., c].astype(np.float32)
+                channel *= LUMA[c]
+                out += channel
+        if unit > 1:
+            out /= 255.0
+        return out
 
-    border = np.concatenate([luma(raw[0]), luma(raw[-1]), luma(raw[:, 0]), luma(raw[:, -1])])
-    background = float(np.median(border))
+    background = float(np.median(luma(np.concatenate(edges))))
     flip = background > 0.5                    # dark ink on light paper
     if crop and raw.dtype == np.uint8 and (raw.ndim == 2 or raw.shape[2] in (3, 4)):
         # Only pixels with ink >= INK_FLOOR * BLANK_LEVEL can change to_mnist's answer (fainter ones are
         # below the crop threshold of any image that is not blank). Luma lies between a pixel's smallest
         # and largest channel, so their box is found from 8-bit channel extremes per row and column.
         faint = INK_FLOOR * BLANK_LEVEL / 2
-        colour = raw
-        if raw.ndim == 3 and raw.shape[2] == 4 and not flip:
-            colour = np.ascontiguousarray(raw[..., :3])  # opaque alpha (255) is above any limit for dark ink
-        extreme, limit = ((np.min, unit * background * (1 - faint)) if flip else
-                          (np.max, unit * (background + faint * (1 - background))))
-        rows = extreme(colour.reshape(len(colour), -1), axis=1)   # contiguous reductions: fast
-        cols = extreme(colour, axis=0)
-        cols = extreme(cols, axis=1) if cols.ndim == 2 else cols
-        rows, cols = (rows < limit, cols < limit) if flip else (rows > limit, cols > limit)
-        raw = raw[_span(rows), _span(cols)]
-    arr = luma(raw)
+        if flip:   # dark ink: any channel darker than the paper (opaque alpha, 255, never is)
+            limit = unit * background * (1 - faint)
+            rows = raw.reshape(len(raw), -1).min(axis=1)   # contiguous reductions: fast
+            cols = column_lows.min(axis=1) if raw.ndim == 3 else raw.min(axis=0)
+            keep_rows, keep_cols = rows < limit, cols < limit
+        else:      # light ink: any colour channel brighter than the background (alpha left out)
+            colour = raw if raw.ndim == 2 else np.maximum(np.maximum(raw[..., 0], raw[..., 1]), raw[..., 2])
+            limit = unit * (background + faint * (1 - background))
+            keep_rows, keep_cols = colour.max(axis=1) > limit, colour.max(axis=0) > limit
+        raw = raw[_span(keep_rows), _span(keep_cols)]
+    arr = luma(raw)  # from here on in place: a large drawing's crop is a megabyte or more
     if flip:
-        arr, background = 1.0 - arr, 1.0 - background
-    return np.clip((arr - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
+        np.subtract(1.0, arr, out=arr)
+        background = 1.0 - background
+    if background:  # on clean paper (background 0) these would change nothing: two passes skipped
+        arr -= background
+        arr /= max(1.0 - background, 1e-6)
+    return np.clip(arr, 0.0, 1.0, out=arr)
 
 
 def _span(keep):
@@ -128,7 +148,12 @@ def lanczos_weights(n_in, n_out):
     width = int(np.ceil(support)) * 2 + 1
     taps = first[:, None] + np.arange(width)                          # only the kernel's reach: cheap
     x = (taps - centre[:, None] + 0.5) / stretch
-    w = np.sinc(x) * np.sinc(x / 3) * ((x >= -3) & (x < 3) & (taps < last[:, None]))
+    # Lanczos-3, sinc(x)·sinc(x/3) = 3·sin(πx)·sin(πx/3) / (πx)², with one sine (the costly part):
+    # sin(πx) = s·(3 - 4s²) for s = sin(πx/3). At x = 0 its limit, 1.
+    s2 = np.sin(np.pi / 3 * x) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(x == 0, 1.0, 3 * s2 * (3 - 4 * s2) / (np.pi * x) ** 2)
+    w *= (x >= -3) & (x < 3) & (taps < last[:, None])
     total = w.sum(1, keepdims=True)
     w /= np.where(total == 0, 1, total)
     dense = np.zeros((n_out, n_in + width))
@@ -152,16 +177,40 @@ def resize(a, size):
     return np.ascontiguousarray(a, np.float32)
 
 
+@functools.cache
+def _blas():
+    """threadpoolctl's handle on numpy's BLAS, or None where it is not installed (a training machine:
+    only to_mnist's speed depends on it, never its answer)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """to_mnist's matrix products are small: one BLAS thread does them as fast as two, and OpenBLAS's
+    helpers would go on spinning for a while afterwards, on the core the models are about to run on."""
+    blas = _blas()
+    return blas.limit(limits=1, user_api="blas") if blas else contextlib.nullcontext()
+
+
 def to_mnist(image, fast=True):
     """PIL image or numpy array (L, RGB or RGBA, any size) -> (28, 28) float32 in [0, 1], or None if blank.
 
     fast=False is the first release's way (the whole image converted to float before cropping, Pillow's
     resize): the same answer to within 1e-6, slower; benchmarks compare the two.
     """
+    with one_blas_thread():
+        return _to_mnist(image, fast)
+
+
+def _to_mnist(image, fast):
     ink = ink_map(image, crop=fast)
-    if ink.size == 0 or ink.max() < BLANK_LEVEL:
+    strongest = ink.max(initial=0.0)
+    if strongest < BLANK_LEVEL:
         return None
-    ink = ink / ink.max()                     # a faint pencil drawing is as much a digit as a bold one
+    ink = ink / strongest                        # a faint pencil drawing is as much a digit as a bold one
     crop = ink[_box(ink > INK_FLOOR)]
 
     h, w = crop.shape

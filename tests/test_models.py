@@ -90,6 +90,15 @@ def test_lenet5_c3_equals_the_table_map_by_map():
     assert (w[unused] == 0).all() and (w[~unused] != 0).all()
 
 
+def test_lanes_take_the_longest_first_each_to_the_lightest_lane():
+    from mnist_models.predict import split_into_lanes
+    # worked by hand: a->0 (5), b->1 (4), c->1 (7), d->0 (8), e->1 (8)
+    assert split_into_lanes({"a": 5, "b": 4, "c": 3, "d": 3, "e": 1}, 2) == [["a", "d"], ["b", "c", "e"]]
+    assert split_into_lanes({"a": 5, "b": 4}, 8) == [["a"], ["b"]]
+    assert split_into_lanes({"a": 5, "b": 4}, 1) == [["a", "b"]]
+    assert split_into_lanes({}, 2) == [[]]
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_onnx_runner_gives_the_eager_answers(name):
     from mnist_models.inference import onnx_runner
