@@ -101,8 +101,9 @@ def write_figures(checkpoint_dir="checkpoints", experiments_dir="experiments", o
         for i, v in enumerate(reported):  # a collapsed run far below the others: say so rather than hide it
             if v is not None and v < bottom:
                 ax.annotate(f"{v:.2f}\n(off scale)", (x[i] - width, bottom), ha="center", va="bottom", fontsize=7)
-        ax.set(ylabel="MNIST test accuracy %", title=f"experiment: {experiment} (mean ± std over seeds)")
-        ax.legend(fontsize=8)
+        ax.set(ylabel="MNIST test accuracy %")
+        ax.set_title(f"experiment: {experiment} (mean ± std over seeds)", pad=24)
+        ax.legend(fontsize=8, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0))  # above, off the bars
         ax.grid(alpha=0.3, axis="y")
         save(fig, f"experiment_{experiment}.png")
     return written
