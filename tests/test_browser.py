@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-# Saved for the README (docs/screenshot.png is a copy of it); test-artifacts/ is git-ignored.
+# Saved for the README (docs/screenshot.png, docs/compare-tab.png and docs/train-tab.png are copies of
+# these screenshots); test-artifacts/ is git-ignored.
 SCREENSHOT = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser-7.png"
 
 if not os.path.exists(CHROMIUM):
@@ -114,6 +115,9 @@ def test_compare_tab_shows_curves_confusion_and_mistakes(browser, server_url):
     expect(page.locator("#confusion table").first).to_contain_text("correct", timeout=20_000)
     expect(page.locator("#mistakes img").first).to_be_visible(timeout=20_000)
     assert page.locator("#mistakes img").count() == 24
+    page.locator("#mistakes").scroll_into_view_if_needed()  # the gallery loads its images lazily
+    page.wait_for_function("Array.from(document.querySelectorAll('#mistakes img'))"
+                           ".every(img => img.complete && img.naturalWidth > 0)", timeout=20_000)
     page.screenshot(path=str(SCREENSHOT.with_name("compare-tab.png")), full_page=True)
     page.close()
 
