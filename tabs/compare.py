@@ -131,8 +131,10 @@ def build(zoo, models):
         chosen = gr.CheckboxGroup(names, value=[n for n in ("cnn", "lenet5", "mlp-500", "fcn-bn") if n in names],
                                   label="Models", elem_id="compare-models")
         curve = gr.Radio(zoo.curve_names, value="validation accuracy", label="Per-epoch curve")
+    # No `height`: with a shown label, a fixed height cuts the legend's entries off below the x-axis
+    # (Gradio 6.31), and a curve nobody can name is no use; the browser test checks they show.
     curves = gr.LinePlot(zoo.curves(chosen.value, curve.value), x="epoch", y=curve.value, color="model",
-                         label="Training curves", elem_id="curves", height=320)
+                         label="Training curves", elem_id="curves")
 
     def redraw(names_, curve_):
         return gr.LinePlot(zoo.curves(names_, curve_), x="epoch", y=curve_, color="model")
@@ -143,7 +145,8 @@ def build(zoo, models):
     with gr.Row():
         metric = gr.Radio(["MNIST test", "drawings"], value="MNIST test", label="Measured on")
     size = gr.ScatterPlot(zoo.accuracy_vs_size("MNIST test"), x="log10 parameters", y="MNIST test accuracy %",
-                          color="model", label="Accuracy against parameters (4 = 10,000; 6 = 1,000,000)", height=320)
+                          color="model", label="Accuracy against parameters (4 = 10,000; 6 = 1,000,000)",
+                          elem_id="size")
     metric.change(lambda m: gr.ScatterPlot(zoo.accuracy_vs_size(m), y=f"{m} accuracy %"), metric, size,
                   api_name=False)
     gr.Dataframe(zoo.spread_table(), label="Repeated runs", interactive=False)

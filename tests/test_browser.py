@@ -112,6 +112,13 @@ def test_compare_tab_shows_curves_confusion_and_mistakes(browser, server_url):
     expect(page.locator("#why img")).to_be_visible(timeout=20_000)   # saliency for this drawing
     page.get_by_role("tab", name="Compare").click()
     expect(page.locator("#curves canvas, #curves svg").first).to_be_visible(timeout=30_000)
+    for plot, series in (("curves", 4), ("size", 12)):  # every series named, inside the plot's frame
+        labels = page.locator(f"#{plot} .role-legend-label text")
+        expect(labels.nth(series - 1)).to_be_attached(timeout=20_000)
+        frame = page.locator(f"#{plot}").bounding_box()
+        for i in range(series):
+            label = labels.nth(i).bounding_box()
+            assert label["y"] + label["height"] <= frame["y"] + frame["height"], f"{plot}: legend cut off"
     expect(page.locator("#confusion table").first).to_contain_text("correct", timeout=20_000)
     expect(page.locator("#mistakes img").first).to_be_visible(timeout=20_000)
     assert page.locator("#mistakes img").count() == 24
