@@ -1,5 +1,6 @@
 """The README's results table and the benchmark figures in the docs, generated from stored results
 (checkpoint metadata, benchmark logs) so no number is ever typed in."""
+import math
 import re
 from pathlib import Path
 
@@ -42,8 +43,8 @@ def repeats_table(checkpoint_dir="checkpoints", alpha=0.05):
     lines += ["", f"Neighbours in this ranking (MNIST test), exact two-sided permutation test on the difference "
               f"of means, significant at p < {alpha}:", ""]
     for (a, mean_a, _, n_a), (b, mean_b, _, n_b) in zip(ranked, ranked[1:]):
-        if min(n_a, n_b) < 5:
-            verdict = f"too few seeds to tell ({n_a} and {n_b}; the test needs 5 each)"
+        if not can_separate(n_a, n_b, alpha):
+            verdict = f"too few seeds to tell ({n_a} and {n_b}: the test cannot reach p < {alpha} with so few)"
         else:
             p = permutation_p(repeats[a]["test_accuracy"], repeats[b]["test_accuracy"])
             verdict = f"{'larger than seed noise' if p < alpha else 'within seed noise'} (p = {p:.3f})"
@@ -57,6 +58,14 @@ def repeats_table(checkpoint_dir="checkpoints", alpha=0.05):
                   f"about {alpha * len(pairs):.1f} would pass by chance alone): "
                   + ("; ".join(beyond) if beyond else "none differs beyond seed noise") + "."]
     return "\n".join(lines)
+
+
+def can_separate(n_a, n_b, alpha=0.05):
+    """Whether the exact permutation test can tell so few runs apart. A complete separation of the two
+    models' runs has p = 2 / C(n_a + n_b, n_a) for equal counts (itself and its mirror image), at least half
+    that otherwise; the conservative 2 / C must lie below alpha: 5 against 5 (2/252) and 3 against 5 (2/56)
+    can, 3 against 3 (2/20) and 2 against 5 (2/21) cannot."""
+    return 2 / math.comb(n_a + n_b, n_a) < alpha
 
 
 def _pm(mean, std):

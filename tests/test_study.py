@@ -12,6 +12,7 @@ import torch
 
 from mnist_models import create_model, list_models, load_model
 from mnist_models.checkpoint import read_metadata
+from mnist_models.report import can_separate, repeats_table
 from mnist_models.repeats import permutation_p, read_repeats, record, summary
 from mnist_models.study import confident_mistakes, mistake_image, read_study, saliency, saliency_image
 
@@ -60,6 +61,28 @@ def test_permutation_test_known_answers():
     # fully separated groups of 5: only the observed split and its mirror are as extreme -> 2 of 252
     assert permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
     assert permutation_p([1, 2, 3], [1, 2, 3]) == 1.0
+
+
+@pytest.mark.parametrize("n_a, n_b", [(5, 5), (3, 5), (4, 5), (3, 3), (2, 5), (1, 5)])
+def test_seeds_are_enough_only_where_a_complete_separation_reaches_p_below_alpha(n_a, n_b):
+    separated = permutation_p(list(range(n_a)), list(range(100, 100 + n_b)))
+    if can_separate(n_a, n_b):
+        assert separated < 0.05
+    if n_a == n_b:  # a mirror image as extreme as the split itself: the bound is exact
+        assert can_separate(n_a, n_b) == (separated < 0.05)
+
+
+def test_repeats_table_tests_three_seeds_against_five_but_not_two(tmp_path):
+    low = [0.9801, 0.9802, 0.9803, 0.9804, 0.9805]
+    # 3 against 5, fully separated: only the observed split is as extreme (its mirror is not), 1 of C(8, 3) = 56
+    for n_high, verdict in [(3, "larger than seed noise (p = 0.018)"), (2, "too few seeds to tell (2 and 5")]:
+        path = tmp_path / "repeats.json"
+        path.unlink(missing_ok=True)
+        for seed in range(n_high):
+            record(path, "high", seed, 0.99 + seed / 1e4, 0.95)
+        for seed, acc in enumerate(low):
+            record(path, "low", seed, acc, 0.95)
+        assert f"- `high` vs `low`: " in repeats_table(tmp_path) and verdict in repeats_table(tmp_path)
 
 
 def test_repeats_record_is_resumable(tmp_path):
