@@ -36,6 +36,7 @@ def record(path, name, seed, test_accuracy, drawing_accuracy, device="cpu"):
     runs[seed] = [test_accuracy, drawing_accuracy, device]
     seeds = sorted(runs)
     data[name] = {"seeds": seeds, **{f: [runs[s][i] for s in seeds] for i, f in enumerate(FIELDS)}}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # a new --checkpoints folder: an hour's run must not be lost here
     write_json(Path(path), data)
 
 
@@ -92,8 +93,10 @@ def run_repeats(names, seeds, drawings, checkpoint_dir="checkpoints", device="cp
             if len(run.history) == run.cfg.epochs:  # this model is done; the others may train on
                 model, meta = finish(run, test)
                 acc = drawing_accuracy(model, drawings)
+                # logged first, in full precision: the figures survive even if the file cannot be written
+                log(f"seed {seed} {run.name}: {100 * meta['test_accuracy']:.2f} % test, {100 * acc:.2f} % drawings"
+                    f" (test {meta['test_accuracy']!r}, drawings {acc!r}, {meta['device']})")
                 record(path, run.name, seed, meta["test_accuracy"], acc, meta["device"])
-                log(f"seed {seed} {run.name}: {100 * meta['test_accuracy']:.2f} % test, {100 * acc:.2f} % drawings")
 
         train_together({n: recipe(n, **(overrides or {})) for n in pending}, train, valid, seed,
                        progress=False, on_epoch=on_epoch)

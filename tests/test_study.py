@@ -178,9 +178,10 @@ def test_experiment_command_end_to_end(tmp_path, experiment):
 
 
 def test_repeats_command_end_to_end(tmp_path):
+    out = tmp_path / "not" / "yet"  # a folder that does not exist yet: once lost a finished 93-minute cnn run
     result = run_module("repeats", "--models", "custom-mlp-6,mlp-128", "--seeds", "1-2", "--epochs", "1",
-                        "--train-limit", "600", "--drawings-limit", "100", "--checkpoints", str(tmp_path),
+                        "--train-limit", "600", "--drawings-limit", "100", "--checkpoints", str(out),
                         "--drawings", DRAWINGS)
     assert result.returncode == 0, result.stderr
-    repeats = read_repeats(tmp_path / "repeats.json")
+    repeats = read_repeats(out / "repeats.json")
     assert set(repeats) == {"custom-mlp-6", "mlp-128"} and repeats["mlp-128"]["seeds"] == [1, 2]
