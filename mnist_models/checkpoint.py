@@ -26,6 +26,8 @@ def paths(name, directory):
 
 
 def _atomic_write(path, write):
+    # a folder that does not exist yet (a new --checkpoints or --root) must not cost the run that wrote here
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     with open(tmp, "rb+") as f:
@@ -39,7 +41,6 @@ def write_json(path, data):
 
 def save_checkpoint(model, metadata, directory):
     weights_path, meta_path = paths(metadata["name"], directory)
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(weights_path, lambda p: save_file(state, str(p)))
     metadata = {**metadata, "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest()}

@@ -88,7 +88,6 @@ def run_experiment(name, setting="writeup", seeds=(0, 1, 2), device="cpu", data_
                              history=run.history)
                 data = read_results(name, root)
                 data["runs"].append(entry)
-                results_path(name, root).parent.mkdir(parents=True, exist_ok=True)
                 write_json(results_path(name, root), data)
                 log(f"{name} [{setting}] {run.name}, seed {seed}: {100 * meta['test_accuracy']:.2f} %")
 

@@ -36,7 +36,6 @@ def record(path, name, seed, test_accuracy, drawing_accuracy, device="cpu"):
     runs[seed] = [test_accuracy, drawing_accuracy, device]
     seeds = sorted(runs)
     data[name] = {"seeds": seeds, **{f: [runs[s][i] for s in seeds] for i, f in enumerate(FIELDS)}}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # a new --checkpoints folder: an hour's run must not be lost here
     write_json(Path(path), data)
 
 
