@@ -13,6 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from mnist_models import Predictor, list_models, to_mnist
+from mnist_models.preprocess import check_size
 from mnist_models.study import saliency, saliency_image
 from tabs import compare
 from tabs import train as train_tab
@@ -51,6 +52,7 @@ def sketch_to_array(value):
     if isinstance(value, str):  # a filepath, when called through the API
         try:
             with Image.open(value) as image:
+                check_size(image.height, image.width)  # from the header: a huge image is never decoded
                 image.load()
                 value = image
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:

@@ -124,12 +124,21 @@ def test_a_file_that_is_not_an_image_is_refused_clearly(tmp_path):
     assert "not an image file" in demo.analyse(str(path), "cnn")[5]
 
 
+def test_a_huge_upload_is_refused_before_it_is_decoded(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.new("L", (12_000, 4), 255).save(path)   # a few hundred bytes on disk
+    with pytest.raises(ValueError, match="too long"):
+        demo.classify(str(path))
+
+
 def test_huge_images_are_bounded():
     start = time.perf_counter()
     with pytest.raises(ValueError, match="too large"):
         to_mnist(np.zeros((8000, 8000), np.uint8))
     with pytest.raises(ValueError, match="too large"):
         to_mnist(Image.new("L", (9000, 9000)))
+    with pytest.raises(ValueError, match="too long"):
+        to_mnist(np.zeros((2, 10_001), np.uint8))   # a 2 x 8,000,000 line once took 19 s and 3 GB
     assert time.perf_counter() - start < 5   # refused before any pixel work
     big = np.full((4000, 4000), 255, np.uint8)
     big[1000:3000, 1900:2100] = 0   # a "1" on a big white page: still answered

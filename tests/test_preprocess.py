@@ -1,6 +1,8 @@
 """to_mnist against hand-built images whose MNIST form is worked out by hand."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_models import to_mnist
@@ -90,13 +92,52 @@ def test_mnist_digits_round_trip_unchanged(mnist_test):
         np.testing.assert_allclose(out, digit, atol=0.03)
 
 
+def sketch(paper_colour=(255, 255, 255, 255), ink_alpha=255, ink_at_edge=False):
+    """An RGBA canvas as the sketchpad sends it: a bar with grey anti-aliased edges on opaque paper."""
+    canvas = np.empty((120, 160, 4), np.uint8)
+    canvas[:] = paper_colour
+    canvas[20:90, 70:84] = (90, 90, 90, ink_alpha)
+    canvas[22:88, 72:82] = (0, 0, 0, ink_alpha)
+    if ink_at_edge:
+        canvas[0:30, 0:3] = (0, 0, 0, 255)
+    return canvas
+
+
+@st.composite
+def canvases(draw):
+    """8-bit canvases on paper of one colour (grey or RGBA, any colour) with random marks inside."""
+    h, w = draw(st.integers(3, 60)), draw(st.integers(3, 60))
+    rgba = draw(st.booleans())
+    colour = draw(st.tuples(*[st.integers(0, 255)] * 3, st.sampled_from([255, 255, 128, 0]))) if rgba else \
+        draw(st.integers(0, 255))
+    canvas = np.empty((h, w, 4) if rgba else (h, w), np.uint8)
+    canvas[:] = colour
+    for _ in range(draw(st.integers(0, 4))):
+        top, left = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+        ink = draw(st.tuples(*[st.integers(0, 255)] * 4)) if rgba else draw(st.integers(0, 255))
+        canvas[top:top + draw(st.integers(1, h)), left:left + draw(st.integers(1, w))] = ink
+    return canvas
+
+
+@settings(max_examples=300, deadline=None)
+@given(canvases())
+def test_fast_crop_inside_a_plain_border_changes_nothing(canvas):
+    # the fast path narrows a canvas to the pixels unlike its border before anything else
+    a, b = to_mnist(canvas), to_mnist(canvas, fast=False)
+    assert (a is None) == (b is None)
+    if a is not None:
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("image", [
     bar_on_paper(200, 200, 30, 150, 100, 25), 255 - bar_on_paper(200, 200, 30, 150, 100, 25),
     np.stack([bar_on_paper(90, 120, 10, 5, 70, 9)] * 3, axis=2), paper(40, 40),
     np.where(bar_on_paper(60, 60, 5, 50, 50, 3) == 0, 200, 255).astype(np.uint8),
     np.dstack([np.full((50, 70, 3), 255, np.uint8), 255 - bar_on_paper(50, 70, 1, 1, 48, 68)]),
     np.pad(np.full((3, 3, 4), 255, np.uint8), ((30, 10), (2, 40), (0, 0))),
-], ids=["dark-on-light", "light-on-dark", "rgb", "blank", "faint", "rgba-opaque-dark-background", "rgba-transparent"])
+    sketch(), sketch(paper_colour=(200, 100, 50, 255)), sketch(ink_alpha=128), sketch(ink_at_edge=True),
+], ids=["dark-on-light", "light-on-dark", "rgb", "blank", "faint", "rgba-opaque-dark-background", "rgba-transparent",
+        "sketchpad", "coloured-paper", "half-transparent-ink", "ink-at-edge"])
 def test_fast_path_gives_the_same_answer(image):
     # fast crops on 8-bit values before converting and resizes by matrix products: the same image
     a, b = to_mnist(image), to_mnist(image, fast=False)
