@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from mnist_models import Predictor, list_models, to_mnist
+from mnist_models import Predictor, to_mnist
 from mnist_models.preprocess import check_size
 from mnist_models.study import saliency, saliency_image
 from tabs import compare

@@ -7,7 +7,6 @@ same shape (an image file in, JSON out, no work), served by Gradio on this machi
 """
 import argparse
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +74,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--requests", type=int, default=50)
     args = p.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {describe()}")
 
     code = "import time; t = time.perf_counter(); import demo; print(time.perf_counter() - t)"
     imports = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -4,13 +4,12 @@
 
 Naive (the first release's path): to_mnist converting the whole canvas and resizing with Pillow, then
 each eager model in turn, the cnn's 2x2-map convolutions as convolutions. Fast (the default): to_mnist
-crops on 8-bit values first and resizes with matrix products, then each model in ONNX Runtime on one
-thread (mnist_models/inference.py), as many models side by side as there are threads. Prints p50/p95
-per stage, the ratio, and the largest difference between the two paths' probabilities.
+narrows a canvas to the pixels unlike its plain border, crops on 8-bit values and resizes with (cached)
+matrix products, then each model in ONNX Runtime on one thread (mnist_models/inference.py), as many
+models side by side as there are threads. Prints p50/p95 per stage, the ratio, and the largest
+difference between the two paths' probabilities.
 """
 import argparse
-import os
-import platform
 import random
 import statistics
 import sys
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_models import Predictor, to_mnist  # noqa: E402
 from mnist_models.drawings import read_drawings, render  # noqa: E402
 from mnist_models.models import Conv3x3  # noqa: E402
+from machine import describe  # noqa: E402
 
 FAST_CONV = Conv3x3.forward
 
@@ -46,8 +46,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {args.threads} torch threads, "
-          f"torch {torch.__version__}, Python {platform.python_version()}")
+    print(f"machine: {describe()}; {args.threads} torch threads, torch {torch.__version__}")
     rng = random.Random(0)
     canvases = [render(strokes, rng) for _, strokes in read_drawings(args.drawings, args.n)]
 

@@ -82,7 +82,7 @@ def test_repeats_table_tests_three_seeds_against_five_but_not_two(tmp_path):
             record(path, "high", seed, 0.99 + seed / 1e4, 0.95)
         for seed, acc in enumerate(low):
             record(path, "low", seed, acc, 0.95)
-        assert f"- `high` vs `low`: " in repeats_table(tmp_path) and verdict in repeats_table(tmp_path)
+        assert "- `high` vs `low`: " in repeats_table(tmp_path) and verdict in repeats_table(tmp_path)
 
 
 def test_repeats_record_is_resumable(tmp_path):

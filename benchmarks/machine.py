@@ -1,0 +1,19 @@
+"""One line naming the machine a benchmark ran on: its figures mean nothing without it."""
+import os
+import platform
+from pathlib import Path
+
+
+def cpu_model():
+    """The CPU's model name as Linux reports it (e.g. 'AMD EPYC 7B13'), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe():
+    return f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} CPUs, Python {platform.python_version()}"
