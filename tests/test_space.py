@@ -1,12 +1,16 @@
 """What a Hugging Face Space needs: its card's front matter, exactly the right files, and the app started its way."""
 import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+from gradio_client import Client, handle_file
 from huggingface_hub import metadata_load
+from PIL import Image
 
 from mnist_models.models import list_models
 from mnist_models.space import describe, main, space_files
@@ -49,10 +53,16 @@ def test_dry_run_lists_files_and_total_and_uploads_nothing(capsys):
     assert f"{sum(size for _, size in files):,}  bytes in {len(files)} files" in out
 
 
-def test_app_starts_the_way_a_space_starts_it(tmp_path):
+def test_the_uploaded_files_alone_start_the_app_the_way_a_space_does(tmp_path, mnist_test):
+    """A Space holds only what `make space` uploads: copy exactly that, start `python demo.py` there on
+    0.0.0.0 (GRADIO_SERVER_NAME, as a Space sets it), fetch the page and classify a digit through it."""
+    space = tmp_path / "space"
+    for path, _ in space_files():
+        (space / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / path, space / path)
     port = 7800 + os.getpid() % 100
-    env = {**os.environ, "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": str(port)}
-    app = subprocess.Popen([sys.executable, "demo.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    env = {**os.environ, "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": str(port), "PYTHONPATH": ""}
+    app = subprocess.Popen([sys.executable, "demo.py"], cwd=space, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
         deadline, page = time.time() + 120, None
@@ -63,7 +73,12 @@ def test_app_starts_the_way_a_space_starts_it(tmp_path):
             except OSError:
                 time.sleep(1)
         assert page is not None, "the app did not serve its page within 120 s"
-        assert "MNIST model zoo" in page
+        assert "MNIST model zoo" in page and "Unavailable" not in page   # every checkpoint made the trip
+        digit = tmp_path / "digit.png"
+        Image.fromarray((255 * (1 - mnist_test.x[0, 0].numpy())).astype(np.uint8)).resize((280, 280)).save(digit)
+        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(digit)),
+                                                                           api_name="/classify")
+        assert result["ensemble"]["prediction"] == int(mnist_test.y[0]) and len(result["models"]) == 12
     finally:
         app.terminate()
         app.wait(timeout=30)
