@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_models import Predictor, to_mnist  # noqa: E402
 from mnist_models.drawings import read_drawings, render  # noqa: E402
 from mnist_models.models import Conv3x3  # noqa: E402
-from machine import describe  # noqa: E402
+from benchmarks.machine import describe  # noqa: E402
 
 FAST_CONV = Conv3x3.forward
 

@@ -10,8 +10,6 @@ Clients and server share this machine's cores, as they did in the independent ru
 --visitor adds a person at the page: a real browser drawing and waiting for each answer, idle and under load.
 """
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench_demo import start_demo  # noqa: E402
+from benchmarks.machine import describe  # noqa: E402
 
 
 def rss_mib(pid):
@@ -131,7 +130,7 @@ def main():
     p.add_argument("--visitor", action="store_true",
                    help="also a person drawing in a real browser (chromium), idle first, then during the load")
     args = p.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+    print(f"machine: {describe()}; "
           f"{args.clients} clients x {args.requests} requests to /classify, clients and server on this machine")
     with tempfile.TemporaryDirectory() as folder:
         drawings = known_drawings(folder)
