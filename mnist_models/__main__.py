@@ -138,7 +138,7 @@ def experiment(args):
     from .experiments import run_experiment
     for setting in (["writeup", "ours"] if args.setting == "both" else [args.setting]):
         run_experiment(args.name, setting, seed_list(args.seeds), args.device, args.data_dir, args.root,
-                       args.train_limit, args.epochs)
+                       args.train_limit, args.epochs, models=args.models.split(",") if args.models else None)
     return 0
 
 
@@ -191,7 +191,8 @@ def main(argv=None):
     pr.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
     pr.set_defaults(run=repeats)
     px = sub.add_parser("experiment", help="reproduce a reference experiment -> experiments/NAME.json")
-    px.add_argument("name", choices=["regularization", "fcn-depth"])
+    px.add_argument("name", choices=["regularization", "fcn-depth", "batch-size"])
+    px.add_argument("--models", help="comma-separated architectures: only their settings (default: all)")
     px.add_argument("--setting", default="both", choices=["writeup", "ours", "both"],
                     help="the write-up's own training setting, our recipe, or both (default)")
     px.add_argument("--seeds", default="0-2")

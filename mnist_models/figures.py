@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import CheckpointError, read_metadata
-from .experiments import EXPERIMENTS, read_results, summarise
+from .experiments import REFERENCE_EXPERIMENTS, read_results, summarise
 from .models import list_models
 from .repeats import read_repeats
 
@@ -80,7 +80,7 @@ def write_figures(checkpoint_dir="checkpoints", experiments_dir="experiments", o
     axes.flat[0].legend(fontsize=7, ncol=2)
     save(fig, "training_curves.png")
 
-    for experiment in EXPERIMENTS:
+    for experiment in REFERENCE_EXPERIMENTS:
         rows = summarise(experiment, experiments_dir) if read_results(experiment, experiments_dir)["runs"] else []
         if not rows:
             continue

@@ -90,6 +90,32 @@ def experiment_table(name, experiments_dir="experiments"):
     return "\n".join(lines)
 
 
+def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments"):
+    """Each model at batch 512 beside its batch-128 repeats, and whether the larger batch holds its accuracy."""
+    import numpy as np
+    from .experiments import LARGE_BATCH, read_results
+    from .repeats import read_repeats
+    runs = read_results("batch-size", experiments_dir)["runs"]
+    if not runs:
+        return "_Not run yet: `python -m mnist_models experiment batch-size`._"
+    repeats = read_repeats(Path(checkpoint_dir) / "repeats.json")
+    lines = [f"| model | batch 128 % (repeats) | batch {LARGE_BATCH} %, rate ×2 | same seeds, points | holds? |",
+             "|---|---:|---:|---:|---|"]
+    def spread(values):
+        values = list(values)
+        return f"{_pm(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else float('nan'))} (n={len(values)})"
+
+    for name in [n for n in list_models() if any(r["model"] == n for r in runs)]:
+        large = {r["seed"]: r["test_accuracy"] for r in runs if r["model"] == name}
+        base = dict(zip(repeats.get(name, {}).get("seeds", []), repeats.get(name, {}).get("test_accuracy", [])))
+        paired = [f"{100 * (large[s] - base[s]):+.2f} (seed {s})" for s in sorted(large) if s in base]
+        # holds: the larger batch's mean is no lower than the worst of the batch-128 seeds
+        holds = "—" if not base else "yes" if np.mean(list(large.values())) >= min(base.values()) else "no"
+        lines.append(f"| `{name}` | {spread(base.values()) if base else 'no repeats'} | {spread(large.values())} "
+                     f"| {', '.join(paired) or '—'} | {holds} |")
+    return "\n".join(lines)
+
+
 def fill_block(text, tag, content):
     """Replace what lies between <!-- TAG:start --> and <!-- TAG:end --> (if present) with `content`."""
     start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
@@ -106,7 +132,7 @@ def readme_with_table(readme_text, checkpoint_dir="checkpoints", experiments_dir
     text = fill_block(text, "repeats", repeats_table(checkpoint_dir))
     for name in ("regularization", "fcn-depth"):
         text = fill_block(text, f"experiment-{name}", experiment_table(name, experiments_dir))
-    return text
+    return fill_block(text, "experiment-batch-size", batch_table(checkpoint_dir, experiments_dir))
 
 
 # <!-- log: benchmarks/results/X.txt --> ... <!-- /log -->: the stored output of a benchmark run, verbatim
