@@ -135,7 +135,10 @@ def repeats(args):
 
 
 def experiment(args):
-    from .experiments import run_experiment
+    from .experiments import merge_results, run_experiment
+    if args.merge:
+        print(f"{merge_results(args.name, args.merge, args.root)} runs added to {args.root}/{args.name}.json")
+        return 0
     for setting in (["writeup", "ours"] if args.setting == "both" else [args.setting]):
         run_experiment(args.name, setting, seed_list(args.seeds), args.device, args.data_dir, args.root,
                        args.train_limit, args.epochs, models=args.models.split(",") if args.models else None)
@@ -201,6 +204,8 @@ def main(argv=None):
     px.add_argument("--train-limit", type=int, help="train on only this many images (smoke tests only)")
     px.add_argument("--root", default="experiments", help="where results go (default experiments/)")
     px.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+    px.add_argument("--merge", nargs="+", metavar="ROOT",
+                    help="train nothing: add the runs recorded under these --root folders to --root's")
     px.set_defaults(run=experiment)
     pf = sub.add_parser("figures", help="the README's figures, drawn from the stored results -> docs/figures/")
     pf.add_argument("--checkpoints", default="checkpoints")

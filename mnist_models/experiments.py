@@ -3,6 +3,7 @@
     python -m mnist_models experiment regularization [--seeds 0-2] [--setting writeup|ours] [--device cuda]
     python -m mnist_models experiment fcn-depth
     python -m mnist_models experiment batch-size [--models lenet5,mlp-128]   # ours only: no write-up ran it
+    python -m mnist_models experiment batch-size --merge /tmp/a /tmp/b   # runs made side by side, one --root each
 
 Results go to experiments/NAME.json, one entry per (setting, seed) written as soon as it finishes, so a
 rerun resumes where the last one stopped.
@@ -115,6 +116,25 @@ def run_experiment(name, setting="writeup", seeds=(0, 1, 2), device="cpu", data_
 
         train_together(jobs, train, valid, seed, progress=False, on_epoch=on_epoch,
                        architectures={label: (spec[0], spec[1]) for label, spec in todo.items()})
+
+
+def merge_results(name, sources, root="experiments"):
+    """Add the runs of other results folders (processes run side by side, one root each) -> runs added.
+
+    A (label, setting, seed) already recorded is kept as it is: the first run of it stands.
+    """
+    data = read_results(name, root)
+    seen = {(r["label"], r["setting"], r["seed"]) for r in data["runs"]}
+    added = 0
+    for source in sources:
+        for run in read_results(name, source)["runs"]:
+            if (run["label"], run["setting"], run["seed"]) not in seen:
+                seen.add((run["label"], run["setting"], run["seed"]))
+                data["runs"].append(run)
+                added += 1
+    if added:
+        write_json(results_path(name, root), data)
+    return added
 
 
 def summarise(name, root="experiments"):

@@ -90,29 +90,46 @@ def experiment_table(name, experiments_dir="experiments"):
     return "\n".join(lines)
 
 
-def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments"):
-    """Each model at batch 512 beside its batch-128 repeats, and whether the larger batch holds its accuracy."""
+def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alpha=0.05):
+    """Each model at batch 512 beside its batch-128 repeats, and whether the larger batch holds its accuracy.
+
+    Holds: not lower beyond seed noise by the repeats' permutation test (p < alpha) where the seed counts
+    allow the test (`can_separate`); with fewer seeds, a mean no lower than the worst batch-128 seed.
+    """
     import numpy as np
     from .experiments import LARGE_BATCH, read_results
-    from .repeats import read_repeats
+    from .repeats import permutation_p, read_repeats
     runs = read_results("batch-size", experiments_dir)["runs"]
     if not runs:
         return "_Not run yet: `python -m mnist_models experiment batch-size`._"
     repeats = read_repeats(Path(checkpoint_dir) / "repeats.json")
-    lines = [f"| model | batch 128 % (repeats) | batch {LARGE_BATCH} %, rate ×2 | same seeds, points | holds? |",
-             "|---|---:|---:|---:|---|"]
+    lines = [f"| model | batch 128 % (repeats) | batch {LARGE_BATCH} %, rate ×2 | same seeds, points | p | holds? |",
+             "|---|---:|---:|---:|---:|---|"]
+
+    def signed(points):
+        return f"{round(points, 2) + 0.0:+.2f}"  # + 0.0 turns a rounded -0.0 into 0.0: no "-0.00"
+
     def spread(values):
-        values = list(values)
         return f"{_pm(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else float('nan'))} (n={len(values)})"
 
     for name in [n for n in list_models() if any(r["model"] == n for r in runs)]:
         large = {r["seed"]: r["test_accuracy"] for r in runs if r["model"] == name}
         base = dict(zip(repeats.get(name, {}).get("seeds", []), repeats.get(name, {}).get("test_accuracy", [])))
-        paired = [f"{100 * (large[s] - base[s]):+.2f} (seed {s})" for s in sorted(large) if s in base]
-        # holds: the larger batch's mean is no lower than the worst of the batch-128 seeds
-        holds = "—" if not base else "yes" if np.mean(list(large.values())) >= min(base.values()) else "no"
-        lines.append(f"| `{name}` | {spread(base.values()) if base else 'no repeats'} | {spread(large.values())} "
-                     f"| {', '.join(paired) or '—'} | {holds} |")
+        shared = sorted(s for s in large if s in base)
+        # with the same seed a model sees the same images in the same order: a paired difference
+        diffs = [100 * (large[s] - base[s]) for s in shared]
+        paired = ("—" if not diffs else f"{signed(diffs[0])} (seed {shared[0]})" if len(diffs) == 1
+                  else f"{signed(np.mean(diffs))} ± {np.std(diffs, ddof=1):.2f} ({len(diffs)} seeds)")
+        lower = np.mean(list(large.values())) < np.mean(list(base.values())) if base else False
+        if not base:
+            p, holds = "—", "—"
+        elif can_separate(len(large), len(base), alpha):
+            p_value = permutation_p(list(large.values()), list(base.values()))
+            p, holds = f"{p_value:.3f}", "no" if lower and p_value < alpha else "yes"
+        else:
+            p, holds = "—", "yes" if np.mean(list(large.values())) >= min(base.values()) else "no"
+        lines.append(f"| `{name}` | {spread(list(base.values())) if base else 'no repeats'} "
+                     f"| {spread(list(large.values()))} | {paired} | {p} | {holds} |")
     return "\n".join(lines)
 
 

@@ -193,16 +193,46 @@ def test_experiment_models_option_trains_only_those(tmp_path):
     assert sorted(r["model"] for r in runs) == ["lenet5", "mlp-128"]
 
 
+def test_experiment_merge_adds_only_new_runs(tmp_path):
+    """Runs made side by side, one --root each, put in one file; a run recorded twice keeps the first."""
+    def runs(*models_seeds, accuracy):
+        return {"runs": [{"label": f"{m} batch 512", "setting": "ours", "seed": s, "model": m,
+                          "test_accuracy": accuracy} for m, s in models_seeds]}
+    for folder, content in {"main": runs(("lenet5", 0), accuracy=0.99),
+                            "a": runs(("lenet5", 0), ("lenet5", 1), accuracy=0.5),
+                            "b": runs(("cnn", 0), accuracy=0.995)}.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "batch-size.json").write_text(json.dumps(content))
+    result = run_module("experiment", "batch-size", "--root", str(tmp_path / "main"),
+                        "--merge", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "missing"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2 runs added")
+    merged = json.loads((tmp_path / "main" / "batch-size.json").read_text())["runs"]
+    assert [(r["model"], r["seed"], r["test_accuracy"]) for r in merged] == [
+        ("lenet5", 0, 0.99), ("lenet5", 1, 0.5), ("cnn", 0, 0.995)]
+
+
 def test_batch_table_known_answer(tmp_path):
     from mnist_models.report import batch_table
-    (tmp_path / "repeats.json").write_text(json.dumps({"mlp-128": {"seeds": [0, 1, 2], "test_accuracy": [0.98, 0.99, 0.97]},
-                                                       "lenet5": {"seeds": [0, 1], "test_accuracy": [0.99, 0.99]}}))
+    five = [0, 1, 2, 3, 4]
+    (tmp_path / "repeats.json").write_text(json.dumps({
+        "fcn-bn": {"seeds": five, "test_accuracy": [0.980, 0.981, 0.982, 0.983, 0.984]},
+        "mlp-128": {"seeds": [0, 1, 2], "test_accuracy": [0.98, 0.99, 0.97]},
+        "lenet5": {"seeds": five, "test_accuracy": [0.990, 0.991, 0.992, 0.993, 0.994]}}))
     (tmp_path / "batch-size.json").write_text(json.dumps({"runs": [
-        {"model": "mlp-128", "seed": 0, "test_accuracy": 0.975},   # below seed 0, above the worst seed: holds
-        {"model": "lenet5", "seed": 0, "test_accuracy": 0.985}]}))  # below both: does not
+        # 5 against 5, every run above every batch-128 run: p = 2/252, but higher, so it holds
+        *({"model": "fcn-bn", "seed": s, "test_accuracy": 0.985 + s / 1000} for s in five),
+        # one seed: too few for the test; below seed 0 but above the worst batch-128 seed: holds
+        {"model": "mlp-128", "seed": 0, "test_accuracy": 0.975},
+        # 5 against 5, every run 0.5 points below its own seed's: lower beyond seed noise
+        *({"model": "lenet5", "seed": s, "test_accuracy": 0.985 + s / 1000} for s in five),
+        {"model": "cnn", "seed": 0, "test_accuracy": 0.99}]}))  # no repeats to compare with
     rows = batch_table(tmp_path, tmp_path).splitlines()[2:]
-    assert rows == ["| `mlp-128` | 98.00 ± 1.00 (n=3) | 97.50 (n=1) | -0.50 (seed 0) | yes |",   # registry order
-                    "| `lenet5` | 99.00 ± 0.00 (n=2) | 98.50 (n=1) | -0.50 (seed 0) | no |"]
+    assert rows == [  # registry order
+        "| `fcn-bn` | 98.20 ± 0.16 (n=5) | 98.70 ± 0.16 (n=5) | +0.50 ± 0.00 (5 seeds) | 0.008 | yes |",
+        "| `mlp-128` | 98.00 ± 1.00 (n=3) | 97.50 (n=1) | -0.50 (seed 0) | — | yes |",
+        "| `lenet5` | 99.20 ± 0.16 (n=5) | 98.70 ± 0.16 (n=5) | -0.50 ± 0.00 (5 seeds) | 0.008 | no |",
+        "| `cnn` | no repeats | 99.00 (n=1) | — | — | — |"]
 
 
 def test_repeats_command_end_to_end(tmp_path):
