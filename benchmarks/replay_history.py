@@ -24,13 +24,13 @@ from mnist_models.checkpoint import read_metadata, write_json  # noqa: E402
 RECORDED = ("train_loss", "valid_loss", "valid_accuracy")  # what the original run kept
 
 
-def replay(name, commit, work):
+def replay(name, commit, work, device="cpu"):
     """Train `name` again with `commit`'s code + the instrumentation -> the replayed checkpoint's metadata."""
     tree, out = work / "tree", work / "out"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True)
     try:
         subprocess.run(["git", "-C", str(tree), "apply", str(ROOT / "benchmarks" / "replay_history.patch")], check=True)
-        subprocess.run([sys.executable, "train_all.py", "--device", "cpu", "--models", name, "--out", str(out)],
+        subprocess.run([sys.executable, "train_all.py", "--device", device, "--models", name, "--out", str(out)],
                        cwd=tree, check=True, env={**os.environ, "PYTHONPATH": str(tree)})
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
@@ -51,7 +51,7 @@ def merge(name, replayed, commit, checkpoint_dir="checkpoints"):
     assert (replayed["best_epoch"], replayed["test_correct"]) == (committed["best_epoch"], committed["test_correct"])
     committed["history"] = replayed["history"]
     committed["history_replay"] = dict(
-        commit=commit, machine=describe(), torch_version=replayed["torch_version"], train_seconds=replayed["train_seconds"],
+        commit=commit, machine=describe(), device=replayed["device"], torch_version=replayed["torch_version"], train_seconds=replayed["train_seconds"],
         why="trained before the full history was recorded; this replay of the same training with "
             "read-only instrumentation (benchmarks/replay_history.py) gave bit-identical weights, so its "
             "history is the committed model's. Its seconds are the replay's.")
@@ -66,13 +66,14 @@ def main():
     p.add_argument("--commit", required=True, help="the commit whose code trained the committed checkpoint")
     p.add_argument("--replayed", help="merge an earlier replay's output folder instead of training again")
     p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--device", default="cpu", help="where to train: the kind the original ran on (a GPU's for the cnn)")
     args = p.parse_args()
     print(f"machine: {describe()}")
     if args.replayed:
         replayed = read_metadata(args.name, args.replayed)
     else:
         with tempfile.TemporaryDirectory() as work:
-            replayed = replay(args.name, args.commit, Path(work))
+            replayed = replay(args.name, args.commit, Path(work), args.device)
     merge(args.name, replayed, args.commit, args.checkpoints)
 
 

@@ -14,8 +14,8 @@ FULL = [dict(row, train_accuracy=0.8, lr=1e-3, grad_norm=0.5, param_norm=10.0, s
 
 
 def write(folder, **changes):
-    meta = dict(name="lenet5", weights_sha256="ab" * 32, torch_version="2.14.1", best_epoch=2, test_correct=9900, train_seconds=6.1,
-                history=OLD, **changes)
+    meta = dict(name="lenet5", weights_sha256="ab" * 32, device="cpu", torch_version="2.14.1", best_epoch=2,
+                test_correct=9900, train_seconds=6.1, history=OLD, **changes)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "lenet5.json").write_text(json.dumps(meta))
     return meta
@@ -26,6 +26,7 @@ def test_identical_replay_is_merged_with_its_provenance(tmp_path):
     merge("lenet5", {**committed, "history": FULL, "train_seconds": 6.0}, "c2b6878", tmp_path / "ckpt")
     meta = json.loads((tmp_path / "ckpt" / "lenet5.json").read_text())
     assert meta["history"] == FULL and meta["history_replay"]["commit"] == "c2b6878"
+    assert meta["history_replay"]["device"] == "cpu"
     assert meta["history_replay"]["train_seconds"] == 6.0 and meta["train_seconds"] == 6.1  # the original's kept
 
 
