@@ -108,7 +108,7 @@ def run_experiment(name, setting="writeup", seeds=(0, 1, 2), device="cpu", data_
                 entry = dict(label=run.name, setting=setting, seed=seed, model=arch, model_args=model_args,
                              reported=reported, test_accuracy=meta["test_accuracy"], best_epoch=meta["best_epoch"],
                              parameters=meta["parameters"], train_images=len(train.y), recipe=asdict(run.cfg),
-                             history=run.history)
+                             device=meta["device"], history=run.history)
                 data = read_results(name, root)
                 data["runs"].append(entry)
                 write_json(results_path(name, root), data)

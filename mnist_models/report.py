@@ -114,9 +114,13 @@ def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alp
 
     for name in [n for n in list_models() if any(r["model"] == n for r in runs)]:
         large = {r["seed"]: r["test_accuracy"] for r in runs if r["model"] == name}
-        base = dict(zip(repeats.get(name, {}).get("seeds", []), repeats.get(name, {}).get("test_accuracy", [])))
-        shared = sorted(s for s in large if s in base)
-        # with the same seed a model sees the same images in the same order: a paired difference
+        entry = repeats.get(name, {})
+        base = dict(zip(entry.get("seeds", []), entry.get("test_accuracy", [])))
+        devices = dict(zip(entry.get("seeds", []), entry.get("devices", [])))
+        device = {r["seed"]: r.get("device", "cpu") for r in runs if r["model"] == name}
+        # with the same seed on the same kind of device a model sees the same images in the same order: a
+        # paired difference (a GPU draws other random numbers, and the cnn's seed 0 came from an H100)
+        shared = sorted(s for s in large if s in base and devices.get(s, "cpu").split()[0] == device[s].split()[0])
         diffs = [100 * (large[s] - base[s]) for s in shared]
         paired = ("—" if not diffs else f"{signed(diffs[0])} (seed {shared[0]})" if len(diffs) == 1
                   else f"{signed(np.mean(diffs))} ± {np.std(diffs, ddof=1):.2f} ({len(diffs)} seeds)")
