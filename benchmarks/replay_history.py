@@ -51,7 +51,8 @@ def merge(name, replayed, commit, checkpoint_dir="checkpoints"):
     assert (replayed["best_epoch"], replayed["test_correct"]) == (committed["best_epoch"], committed["test_correct"])
     committed["history"] = replayed["history"]
     committed["history_replay"] = dict(
-        commit=commit, machine=describe(), device=replayed["device"], torch_version=replayed["torch_version"], train_seconds=replayed["train_seconds"],
+        commit=commit, machine=describe(), device=replayed["device"], torch_version=replayed["torch_version"],
+        train_seconds=replayed["train_seconds"],
         why="trained before the full history was recorded; this replay of the same training with "
             "read-only instrumentation (benchmarks/replay_history.py) gave bit-identical weights, so its "
             "history is the committed model's. Its seconds are the replay's.")

@@ -6,6 +6,7 @@ import sys
 
 from PIL import Image, UnidentifiedImageError
 
+from .experiments import EXPERIMENTS
 from .models import list_models
 from .predict import Predictor
 from .preprocess import to_mnist
@@ -194,7 +195,7 @@ def main(argv=None):
     pr.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
     pr.set_defaults(run=repeats)
     px = sub.add_parser("experiment", help="reproduce a reference experiment -> experiments/NAME.json")
-    px.add_argument("name", choices=["regularization", "fcn-depth", "batch-size"])
+    px.add_argument("name", choices=list(EXPERIMENTS))
     px.add_argument("--models", help="comma-separated architectures: only their settings (default: all)")
     px.add_argument("--setting", default="both", choices=["writeup", "ours", "both"],
                     help="the write-up's own training setting, our recipe, or both (default)")

@@ -123,13 +123,16 @@ def merge_results(name, sources, root="experiments"):
 
     A (label, setting, seed) already recorded is kept as it is: the first run of it stands.
     """
+    def key(run):
+        return run["label"], run["setting"], run["seed"]
+
     data = read_results(name, root)
-    seen = {(r["label"], r["setting"], r["seed"]) for r in data["runs"]}
+    seen = {key(r) for r in data["runs"]}
     added = 0
     for source in sources:
         for run in read_results(name, source)["runs"]:
-            if (run["label"], run["setting"], run["seed"]) not in seen:
-                seen.add((run["label"], run["setting"], run["seed"]))
+            if key(run) not in seen:
+                seen.add(key(run))
                 data["runs"].append(run)
                 added += 1
     if added:

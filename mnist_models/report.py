@@ -113,27 +113,27 @@ def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alp
         return f"{_pm(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else float('nan'))} (n={len(values)})"
 
     for name in [n for n in list_models() if any(r["model"] == n for r in runs)]:
-        large = {r["seed"]: r["test_accuracy"] for r in runs if r["model"] == name}
+        large = {r["seed"]: (r["test_accuracy"], r.get("device", "cpu")) for r in runs if r["model"] == name}
         entry = repeats.get(name, {})
-        base = dict(zip(entry.get("seeds", []), entry.get("test_accuracy", [])))
-        devices = dict(zip(entry.get("seeds", []), entry.get("devices", [])))
-        device = {r["seed"]: r.get("device", "cpu") for r in runs if r["model"] == name}
+        seeds = entry.get("seeds", [])
+        base = dict(zip(seeds, zip(entry.get("test_accuracy", []), entry.get("devices", ["cpu"] * len(seeds)))))
         # with the same seed on the same kind of device a model sees the same images in the same order: a
         # paired difference (a GPU draws other random numbers, and the cnn's seed 0 came from an H100)
-        shared = sorted(s for s in large if s in base and devices.get(s, "cpu").split()[0] == device[s].split()[0])
-        diffs = [100 * (large[s] - base[s]) for s in shared]
+        shared = sorted(s for s in large if s in base and base[s][1].split()[0] == large[s][1].split()[0])
+        diffs = [100 * (large[s][0] - base[s][0]) for s in shared]
         paired = ("—" if not diffs else f"{signed(diffs[0])} (seed {shared[0]})" if len(diffs) == 1
                   else f"{signed(np.mean(diffs))} ± {np.std(diffs, ddof=1):.2f} ({len(diffs)} seeds)")
-        lower = np.mean(list(large.values())) < np.mean(list(base.values())) if base else False
-        if not base:
+        large_acc, base_acc = [acc for acc, _ in large.values()], [acc for acc, _ in base.values()]
+        if not base_acc:
             p, holds = "—", "—"
-        elif can_separate(len(large), len(base), alpha):
-            p_value = permutation_p(list(large.values()), list(base.values()))
+        elif can_separate(len(large_acc), len(base_acc), alpha):
+            p_value = permutation_p(large_acc, base_acc)
+            lower = np.mean(large_acc) < np.mean(base_acc)
             p, holds = f"{p_value:.3f}", "no" if lower and p_value < alpha else "yes"
         else:
-            p, holds = "—", "yes" if np.mean(list(large.values())) >= min(base.values()) else "no"
-        lines.append(f"| `{name}` | {spread(list(base.values())) if base else 'no repeats'} "
-                     f"| {spread(list(large.values()))} | {paired} | {p} | {holds} |")
+            p, holds = "—", "yes" if np.mean(large_acc) >= min(base_acc) else "no"
+        lines.append(f"| `{name}` | {spread(base_acc) if base_acc else 'no repeats'} "
+                     f"| {spread(large_acc)} | {paired} | {p} | {holds} |")
     return "\n".join(lines)
 
 
@@ -151,7 +151,8 @@ def readme_with_table(readme_text, checkpoint_dir="checkpoints", experiments_dir
     """The README text with every generated block (results, repeats, experiments) regenerated."""
     text = fill_block(readme_text, "results", results_table(checkpoint_dir))
     text = fill_block(text, "repeats", repeats_table(checkpoint_dir))
-    for name in ("regularization", "fcn-depth"):
+    from .experiments import REFERENCE_EXPERIMENTS
+    for name in REFERENCE_EXPERIMENTS:
         text = fill_block(text, f"experiment-{name}", experiment_table(name, experiments_dir))
     return fill_block(text, "experiment-batch-size", batch_table(checkpoint_dir, experiments_dir))
 
