@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Where MNIST lives (torchvision layout); downloaded there on first use when the network allows.
 export MNIST_DIR ?= data
 
-.PHONY: demo train test space chromium clean
+.PHONY: demo train test space chromium device-data clean
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ space: $(VENV)/installed
 chromium:
 	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# What the .ci/device_*.sh scripts need on a lent GPU machine, which gets only the working tree:
+# pass carry=[".mnist", ".unipen"] to its run. DRAWINGS: the UNIPEN dev set, for the repeats' drawing accuracy.
+DRAWINGS ?= ../shared/unipen/dev-digits.jsonl.gz
+device-data:
+	mkdir -p .mnist .unipen
+	for f in $(MNIST_DIR)/MNIST/raw/*-ubyte; do gzip -c $$f > .mnist/$$(basename $$f).gz; done
+	cp $(DRAWINGS) .unipen/
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from mnist_models import Predictor, to_mnist
+from mnist_models import Sets, to_mnist
+from mnist_models.predict import SETS
 from mnist_models.preprocess import check_size
 from mnist_models.study import saliency, saliency_image
 from tabs import compare
@@ -30,14 +31,24 @@ LOW_CONFIDENCE = 0.5  # below this the ensemble is unsure: say so rather than pr
 
 started = time.perf_counter()
 torch.set_num_threads(min(4, os.cpu_count() or 1))  # a 2-vCPU Space: don't oversubscribe
-predictor = Predictor(CHECKPOINTS)
-predictor.cost  # the models exported and timed now, not during the first visitor's drawing
+sets = Sets(CHECKPOINTS)  # the zoo (MNIST only) and the drawing-tuned set, where checkpoints/tuned/ has it
+predictor = sets["mnist"]
+for each in sets.predictors.values():
+    each.cost  # the models exported and timed now, not during the first visitor's drawing
 if predictor.unavailable:
     log.warning("%d model(s) unavailable (%s); `python train_all.py` creates them",
                 len(predictor.unavailable), ", ".join(predictor.unavailable))
-CHOICES = list(predictor.models) + (["ensemble"] if predictor.models else [])
-DEFAULT_MODEL = (max(predictor.models, key=lambda n: predictor.metadata[n]["test_accuracy"])
-                 if predictor.models else None)
+# The default answer is the first choice, the ensemble, of the default set (the tuned one where it exists).
+CHOICES = (["ensemble"] if predictor.models else []) + list(predictor.models)
+DEFAULT_MODEL = CHOICES[0] if CHOICES else None
+TRAINED_ON = [SETS[name] for name in sets.predictors if sets[name].models]  # the switch's choices
+DEFAULT_SET = SETS[sets.default]
+
+
+def set_named(label):
+    """The switch's label -> that set's Predictor (the default set's for anything else)."""
+    return sets[next((name for name, shown in SETS.items() if shown == label and name in sets.predictors),
+                     sets.default)]
 
 
 # ---------------------------------------------------------------- pure logic
@@ -72,17 +83,39 @@ def drawing_to_mnist(value):
 
 
 def probabilities_for(x):
-    """(28,28) -> ({name: probs}, {name: milliseconds}) with each model timed on this drawing."""
+    """(28,28) -> ({set: {name: probs}}, {set: {name: milliseconds}}) with each model timed on this drawing."""
     ms = {}
-    return predictor.predict_mnist(x, timings=ms), ms
+    return sets.predict_mnist(x, timings=ms), ms
 
 
 def measured(m):
     """'MNIST test accuracy · drawing accuracy' of one metadata dict, as far as it was measured."""
     parts = [f"MNIST test accuracy: **{100 * m['test_accuracy']:.2f} %**"] if "test_accuracy" in m else []
-    if "drawing_accuracy" in m:
+    if "heldout_drawing_accuracy" in m:
+        parts.append(f"accuracy on {m['heldout_set']['n']:,} pen drawings by writers it never saw (sources "
+                     f"{', '.join(m['heldout_set']['sources'])}): **{100 * m['heldout_drawing_accuracy']:.2f} %**")
+    elif "drawing_accuracy" in m:
         parts.append(f"accuracy on {m['drawing_set']['n']:,} real pen drawings: **{100 * m['drawing_accuracy']:.2f} %**")
     return " · ".join(parts)
+
+
+def heldout_of(name, chosen):
+    """A model's accuracy on the held-out writers, for either set: the zoo's is recorded beside its tuned twin."""
+    if chosen is predictor and "tuned" in sets.predictors:
+        tuned = sets["tuned"]
+        twin = (tuned.ensemble_metadata if name == "ensemble" else tuned.metadata.get(name, {})).get("twin", {})
+        return twin.get("heldout_drawing_accuracy")
+    meta = chosen.ensemble_metadata if name == "ensemble" else chosen.metadata.get(name, {})
+    return meta.get("heldout_drawing_accuracy")
+
+
+def seen_by(m):
+    """Which data a checkpoint saw, in words."""
+    if m.get("set") == "tuned":
+        d = m["drawings"]
+        return (f"Trained on: **MNIST + {d['train_drawings']:,} pen drawings** by {d['train_writers']} writers "
+                f"(sources {', '.join(d['train_sources'])}), fine-tuned from the MNIST-only {m['name']}")
+    return "Trained on: **MNIST only**"
 
 
 def enlarge(x, factor=10):
@@ -97,15 +130,17 @@ def visitor_probabilities(x, mine):
     return {label: torch.softmax(entry["model"](batch), dim=1)[0].numpy() for label, entry in (mine or {}).items()}
 
 
-def why(x, name, mine=None):
+def why(x, name, mine=None, chosen=None):
     """Saliency of the chosen model's answer over the 28x28 view (the ensemble: its members' mean)."""
     if name in (mine or {}):
         return saliency_image(x, saliency(mine[name]["model"], x))
-    members = predictor.ensemble if name == "ensemble" else [name]
-    return saliency_image(x, np.mean([saliency(predictor.models[m], x) for m in members], axis=0))
+    chosen = chosen or predictor
+    members = chosen.ensemble if name == "ensemble" else [name]
+    return saliency_image(x, np.mean([saliency(chosen.models[m], x) for m in members], axis=0))
 
 
-def model_card(name, ms=None, mine=None):
+def model_card(name, ms=None, mine=None, chosen=None):
+    chosen = chosen or set_named(DEFAULT_SET)
     if name is None:
         return "No trained models found: run `python train_all.py`."
     timing = f"  \nInference for this drawing: **{ms:.1f} ms**" if ms is not None else ""
@@ -115,29 +150,35 @@ def model_card(name, ms=None, mine=None):
                 f"{m['visitor']['description']}  \nParameters: **{m['parameters']:,}** · best epoch "
                 f"{m['best_epoch']}/{m['epochs']}  \n{measured(m)}{timing}")
     if name == "ensemble":
-        return (f"**ensemble**: the mean of the probabilities of {', '.join(predictor.ensemble)} (chosen on held-out "
-                f"validation images)  \n{measured(predictor.ensemble_metadata)}{timing}")
-    m = predictor.metadata[name]
-    return (f"**{name}**: {m['description']}  \n"
-            f"Parameters: **{m['parameters']:,}** · best epoch {m['best_epoch']}/{m['epochs']}  \n"
+        m = chosen.ensemble_metadata
+        how = ("chosen on the held-out writers' drawings" if m.get("set") == "tuned"
+               else "chosen on held-out validation images")
+        seen = seen_by(chosen.metadata[chosen.ensemble[0]]) if chosen.ensemble else ""
+        return (f"**ensemble**: the mean of the probabilities of {', '.join(chosen.ensemble)} ({how})  \n"
+                f"{seen}  \n{measured(m)}{timing}")
+    m = chosen.metadata[name]
+    return (f"**{name}**: {m['description']}  \n{seen_by(m)}  \n"
+            f"Parameters: **{m['parameters']:,}** · epochs {m['best_epoch']}/{m['epochs']}  \n"
             f"{measured(m)}{timing}")
 
 
-def comparison_html(probs, mine=None):
-    """One row per model (the ensemble, then the visitor's own): prediction, confidence, top-3;
-    disagreements with the ensemble highlighted."""
+def comparison_html(probs, mine=None, chosen=None):
+    """One row per model of the chosen set (its ensemble, then the visitor's own): prediction, confidence,
+    top-3; disagreements with the ensemble highlighted."""
     if probs is None:
         return "<p class='hint'>Draw a digit to see every model's answer here.</p>"
+    chosen = chosen or set_named(DEFAULT_SET)
     consensus = int(probs["ensemble"].argmax())
     rows = []
     for name, p in probs.items():
         top3 = np.argsort(p)[::-1][:3]
         pred = int(top3[0])
         yours = name in (mine or {})
-        meta = mine[name]["metadata"] if yours else predictor.metadata.get(name) or predictor.ensemble_metadata
+        meta = mine[name]["metadata"] if yours else chosen.metadata.get(name) or chosen.ensemble_metadata
         params = f"{meta['parameters']:,}" if "parameters" in meta else "—"
         acc = f"{100 * meta['test_accuracy']:.2f} %" if "test_accuracy" in meta else "—"
-        drawn = f"{100 * meta['drawing_accuracy']:.2f} %" if "drawing_accuracy" in meta else "—"
+        heldout = None if yours else heldout_of(name, chosen)
+        drawn = "—" if heldout is None else f"{100 * heldout:.2f} %"
         disagree = pred != consensus
         cls = " ".join(["ensemble"] * (name == "ensemble") + ["disagree"] * (disagree and name != "ensemble")
                        + ["yours"] * yours)
@@ -148,24 +189,28 @@ def comparison_html(probs, mine=None):
             f"<td>{100 * p[pred]:.1f} %</td><td>{', '.join(f'{d} ({100 * p[d]:.0f}%)' for d in top3)}</td>"
             f"<td>{params}</td><td>{acc}</td><td>{drawn}</td></tr>")
     return ("<table class='zoo'><thead><tr><th>model</th><th>prediction</th><th>confidence</th>"
-            "<th>top 3</th><th>parameters</th><th>MNIST test acc.</th><th>drawing acc.</th></tr></thead><tbody>"
+            "<th>top 3</th><th>parameters</th><th>MNIST test acc.</th><th>acc. on unseen writers</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 
-def analyse(sketch, model_name, mine=None):
-    """Sketchpad value + chosen model (+ the visitor's own models, from the Train tab) -> (label, model card,
-    what the model sees, saliency, comparison, status)."""
+def analyse(sketch, model_name, mine=None, trained_on=None):
+    """Sketchpad value + chosen model (+ the visitor's own models, from the Train tab) + which set (the switch)
+    -> (label, model card, what the model sees, saliency, comparison, status)."""
     mine = mine or {}
-    model_name = model_name if model_name in CHOICES or model_name in mine else DEFAULT_MODEL
+    chosen = set_named(trained_on or DEFAULT_SET)
+    model_name = (model_name if model_name in mine or model_name in chosen.models or
+                  (model_name == "ensemble" and chosen.models) else DEFAULT_MODEL)
     try:
         x = drawing_to_mnist(sketch)
     except ValueError as e:  # not a drawing we can read: say so, keep the page as it was meant to be
-        return None, model_card(model_name, mine=mine), None, None, comparison_html(None), f"### ⚠️ {e}"
+        return None, model_card(model_name, mine=mine, chosen=chosen), None, None, comparison_html(None), f"### ⚠️ {e}"
     if x is None or not predictor.models:
         status = ("### ✏️ Draw a digit (0–9) in the box" if predictor.models
                   else "### ⚠️ No trained models: run `python train_all.py`")
-        return None, model_card(model_name, mine=mine), None, None, comparison_html(None), status
-    probs, ms = probabilities_for(x)
+        return None, model_card(model_name, mine=mine, chosen=chosen), None, None, comparison_html(None), status
+    by_set, ms_by_set = probabilities_for(x)
+    kind = next(k for k, p in sets.predictors.items() if p is chosen)
+    probs, ms = by_set[kind], ms_by_set[kind]
     probs.update(visitor_probabilities(x, mine))
     p = probs[model_name]
     label = {str(d): float(p[d]) for d in range(10)}
@@ -173,25 +218,30 @@ def analyse(sketch, model_name, mine=None):
     status = (f"### ⚠️ Not sure this is a digit: the models are only {100 * confidence:.0f} % confident"
               if confidence < LOW_CONFIDENCE else
               f"### {model_name}: **{int(p.argmax())}** ({100 * float(p.max()):.1f} %)")
-    return (label, model_card(model_name, ms.get(model_name), mine), enlarge(x), why(x, model_name, mine),
-            comparison_html(probs, mine), status)
+    return (label, model_card(model_name, ms.get(model_name), mine, chosen), enlarge(x), why(x, model_name, mine, chosen),
+            comparison_html(probs, mine, chosen), status)
 
 
 def classify(image):
-    """API: image file (or array) -> {"models": {name: {...}}, "ensemble": {...}}; prediction null if blank."""
+    """API: image file (or array) -> {"ensemble": the default answer, "ensemble_set": its set, "models": {name:
+    {...}} (the zoo), "sets": {set: {"models": ..., "ensemble": ...}}}; prediction null if blank."""
     try:
         x = drawing_to_mnist(image)
     except ValueError as e:
         raise gr.Error(str(e)) from None  # a ValueError the client sees with its message
-    probs = None if x is None else probabilities_for(x)[0]
+    by_set = None if x is None else probabilities_for(x)[0]
 
-    def entry(name):
-        if probs is None:
+    def entry(kind, name):
+        if by_set is None:
             return {"prediction": None, "probabilities": None}
-        return {"prediction": int(probs[name].argmax()), "probabilities": [float(v) for v in probs[name]]}
+        p = by_set[kind][name]
+        return {"prediction": int(p.argmax()), "probabilities": [float(v) for v in p]}
 
-    result = {"models": {name: entry(name) for name in predictor.models}, "ensemble": entry("ensemble")}
-    if probs is None:
+    every = {kind: {"models": {name: entry(kind, name) for name in p.models}, "ensemble": entry(kind, "ensemble")}
+             for kind, p in sets.predictors.items() if p.models}
+    result = {"ensemble": entry(sets.default, "ensemble"), "ensemble_set": SETS[sets.default],
+              "models": every.get("mnist", {}).get("models", {}), "sets": every}
+    if by_set is None:
         result["reason"] = "blank image: no ink found"
     return result
 
@@ -266,6 +316,8 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
                                          height=200, width=200, interactive=False, buttons=[])
             with gr.Column(scale=1, min_width=320):
                 status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
+                trained_on = gr.Radio(TRAINED_ON, value=DEFAULT_SET, label="Trained on", elem_id="trained-on",
+                                      visible=len(TRAINED_ON) > 1)
                 model = gr.Dropdown(CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="model")
                 label = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
                 card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="card")
@@ -278,9 +330,10 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
         train_tab.build(mine, model, CHOICES, EXPERIMENTS)
 
     outputs = [label, card, seen, why_image, table, status]
-    sketch.change(analyse, [sketch, model, mine], outputs, trigger_mode="always_last", show_progress="hidden",
-                  api_name="analyse")
-    model.change(analyse, [sketch, model, mine], outputs, show_progress="hidden", api_name=False)
+    inputs = [sketch, model, mine, trained_on]
+    sketch.change(analyse, inputs, outputs, trigger_mode="always_last", show_progress="hidden", api_name="analyse")
+    model.change(analyse, inputs, outputs, show_progress="hidden", api_name=False)
+    trained_on.change(analyse, inputs, outputs, show_progress="hidden", api_name=False)
 
     # A programmatic endpoint: an image file in, every model's answer out (see README).
     # gr.File, not gr.Image: a non-image upload reaches classify, which says what is wrong with it

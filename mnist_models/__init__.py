@@ -1,8 +1,8 @@
 """mnist_models: a zoo of classic MNIST architectures, their training, checkpoints and preprocessing."""
 from .checkpoint import CheckpointError, load_model
 from .models import count_parameters, create_model, describe_model, list_models
-from .predict import Predictor
+from .predict import Predictor, Sets
 from .preprocess import to_mnist
 
 __all__ = ["list_models", "create_model", "describe_model", "count_parameters", "load_model",
-           "to_mnist", "Predictor", "CheckpointError"]
+           "to_mnist", "Predictor", "Sets", "CheckpointError"]

@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_models predict|table|evaluate|ensemble|study|repeats|experiment|figures ...`.
+"""Command line: `python -m mnist_models predict|table|evaluate|ensemble|study|repeats|experiment|figures|unipen|tuned-repeats ...`.
 Run with --help for details."""
 import argparse
 import json
@@ -8,15 +8,17 @@ from PIL import Image, UnidentifiedImageError
 
 from .experiments import EXPERIMENTS
 from .models import list_models
-from .predict import Predictor
+from .predict import Predictor, Sets
 from .preprocess import to_mnist
 
 
 def predict(args):
+    """One row per (image, model) of both sets ("set": "mnist" or "tuned"), then the default answer: the
+    `ensemble` row, the Draw tab's default (the tuned set's ensemble where there is one)."""
     names = None if args.model in ("all", "ensemble") else [args.model]
-    predictor = Predictor(args.checkpoints, names=names)
-    if not predictor.models:
-        sys.exit(f"no usable checkpoints in {args.checkpoints}/: " + "; ".join(predictor.unavailable.values()))
+    sets = Sets(args.checkpoints, names=names)
+    if not sets["mnist"].models:
+        sys.exit(f"no usable checkpoints in {args.checkpoints}/: " + "; ".join(sets["mnist"].unavailable.values()))
     failed = False
     for path in args.images:
         try:
@@ -26,15 +28,17 @@ def predict(args):
             print(f"error: cannot read image {path!r}: {e}", file=sys.stderr)
             failed = True
             continue
-        probs = None if x is None else predictor.predict_mnist(x)
-        shown = ["ensemble"] if args.model == "ensemble" else list(predictor.models) + (
-            ["ensemble"] if args.model == "all" else [])
-        for name in shown:
-            row = {"image": path, "model": name}
+        probs = None if x is None else sets.predict_mnist(x)
+        shown = [] if args.model == "ensemble" else [
+            (kind, name) for kind in ("mnist", "tuned") if kind in sets.predictors for name in sets[kind].models]
+        if args.model in ("all", "ensemble"):
+            shown.append((sets.default, "ensemble"))
+        for kind, name in shown:
+            row = {"image": path, "model": name, "set": kind}
             if probs is None:
                 row.update(prediction=None, probabilities=None, reason="blank image: no ink found")
             else:
-                p = probs[name]
+                p = probs[kind][name]
                 row.update(prediction=int(p.argmax()), probabilities=[round(float(v), 6) for v in p])
             print(json.dumps(row))
     return 1 if failed else 0
@@ -146,6 +150,34 @@ def experiment(args):
     return 0
 
 
+def unipen(args):
+    from .unipen import UnipenError, convert
+    try:
+        counts = convert(args.release, args.out)
+    except UnipenError as e:
+        sys.exit(str(e))
+    print(f"{sum(counts.values()):,} digits written to {args.out}: "
+          + ", ".join(f"{source} {n:,}" for source, n in sorted(counts.items())))
+    return 0
+
+
+def tuned_repeats(args):
+    from .report import tuned_table
+    from .tuned import tuned_repeats as run
+    run(args.models.split(","), seed_list(args.seeds), args.drawings, args.checkpoints, args.data_dir)
+    print(tuned_table(args.checkpoints))
+    return 0
+
+
+def levers(args):
+    from .levers import LEVERS, run_levers
+    from .report import levers_table
+    run_levers(args.models.split(","), args.drawings, args.checkpoints, args.data_dir, args.root,
+               args.levers.split(",") if args.levers else None)
+    print(levers_table(args.root))
+    return 0
+
+
 def figures(args):
     from .figures import write_figures
     for path in write_figures(args.checkpoints, args.experiments, args.out):
@@ -213,6 +245,21 @@ def main(argv=None):
     pf.add_argument("--experiments", default="experiments")
     pf.add_argument("--out", default="docs/figures")
     pf.set_defaults(run=figures)
+    pu = sub.add_parser("unipen", help="convert the UNIPEN train_r01_v07 release's digits -> .jsonl.gz")
+    pu.add_argument("release", help="the unpacked release (holds data/1a/ and include/)")
+    pu.add_argument("--out", required=True, help="the .jsonl.gz to write (train_all.py --drawings reads it)")
+    pu.set_defaults(run=unipen)
+    pq = sub.add_parser("tuned-repeats", help="the drawing-tuned fine-tune under several seeds -> checkpoints/tuned/repeats.json")
+    pq.add_argument("--seeds", default="0-2")
+    pl = sub.add_parser("levers", help="what each lever of the drawing-tuned recipe gives -> experiments/drawing-levers.json")
+    pl.add_argument("--levers", help="comma-separated lever names (default: all)")
+    pl.add_argument("--root", default="experiments")
+    for parser, run in ((pq, tuned_repeats), (pl, levers)):  # both train the tuned recipe on the split drawings
+        parser.add_argument("--models", default="cnn,lenet5")
+        parser.add_argument("--drawings", required=True, help="UNIPEN-style .jsonl.gz (split by source as in pen.py)")
+        parser.add_argument("--checkpoints", default="checkpoints")
+        parser.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
+        parser.set_defaults(run=run)
     args = p.parse_args(argv)
     return args.run(args)
 

@@ -4,6 +4,7 @@
     python -m mnist_models experiment fcn-depth
     python -m mnist_models experiment batch-size [--models lenet5,mlp-128]   # ours only: no write-up ran it
     python -m mnist_models experiment batch-size --merge /tmp/a /tmp/b   # runs made side by side, one --root each
+    python -m mnist_models experiment bf16 [--models ...]   # ours only: bf16 training steps, on a CPU with AMX
 
 Results go to experiments/NAME.json, one entry per (setting, seed) written as soon as it finishes, so a
 rerun resumes where the last one stopped.
@@ -70,7 +71,18 @@ def batch_size(setting):
             for name in list_models()}
 
 
-EXPERIMENTS = {"regularization": regularization, "fcn-depth": fcn_depth, "batch-size": batch_size}
+def bf16(setting):
+    """Every model's recipe with its training steps in bf16 (evaluation stays float32): does accuracy hold?
+
+    The GPU path's default, measured where it can be: on a CPU with bf16 units (AMX), against the
+    float32 repeats, seed for seed the same images. A GPU's bf16 kernels round differently in detail.
+    """
+    if setting != "ours":
+        return {}
+    return {f"{name} bf16": (name, {}, None, dict(bf16=True, bf16_cpu=True)) for name in list_models()}
+
+
+EXPERIMENTS = {"regularization": regularization, "fcn-depth": fcn_depth, "batch-size": batch_size, "bf16": bf16}
 REFERENCE_EXPERIMENTS = ("regularization", "fcn-depth")  # the write-ups': reported -> reproduced -> ours
 
 

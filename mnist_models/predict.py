@@ -3,11 +3,12 @@ import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_model, read_metadata
+from .checkpoint import CheckpointError, load_model, paths, read_metadata
 from .inference import onnx_runner
 from .models import list_models
 from .preprocess import to_mnist
@@ -173,3 +174,40 @@ class Predictor:
     def combine(self, probs):
         """{name: probabilities (..., 10)} -> the ensemble's probabilities: the mean over its members."""
         return average(probs, self.ensemble)
+
+
+SETS = {"tuned": "MNIST + pen drawings", "mnist": "MNIST only"}  # the default answer's set first
+
+
+class Sets:
+    """The zoo (MNIST only) and, where <checkpoints>/tuned/ holds it, the drawing-tuned set, side by side.
+
+    `default` is the set whose ensemble gives the default answer: the tuned one when it exists.
+    """
+
+    def __init__(self, checkpoint_dir="checkpoints", names=None, fast=True):
+        self.predictors = {}
+        tuned_dir = Path(checkpoint_dir) / "tuned"
+        present = [name for name in names or list_models() if paths(name, tuned_dir)[1].exists()]
+        if present:
+            self.predictors["tuned"] = Predictor(tuned_dir, names=present, fast=fast)
+        self.predictors["mnist"] = Predictor(checkpoint_dir, names=names, fast=fast)
+        self.default = next(name for name, p in self.predictors.items() if p.models or name == "mnist")
+
+    def __getitem__(self, name):
+        return self.predictors[name]
+
+    def predict_mnist(self, x, timings=None):
+        """(28, 28) -> {set: Predictor.predict_mnist's dict}; `timings` {set: {name: ms}} if given."""
+        out = {}
+        for name, predictor in self.predictors.items():
+            ms = {}
+            out[name] = predictor.predict_mnist(x, timings=ms)
+            if timings is not None:
+                timings[name] = ms
+        return out
+
+    def predict(self, image):
+        """Any image of one digit -> {set: {name: probabilities, "ensemble": ...}}, or None if blank."""
+        x = to_mnist(image, fast=self.predictors["mnist"].fast)
+        return None if x is None else self.predict_mnist(x)

@@ -61,7 +61,7 @@ def committed_run(name, seed, checkpoint_dir):
 
 # How the arithmetic runs, not what is learnt: a checkpoint recorded before these fields existed, or
 # trained with them set otherwise, is still a run of its recipe.
-ARITHMETIC = {"bf16", "channels_last", "compile"}
+ARITHMETIC = {"bf16", "bf16_cpu", "channels_last", "compile", "fused"}
 
 
 def same_recipe(recorded, cfg):

@@ -91,19 +91,31 @@ def experiment_table(name, experiments_dir="experiments"):
 
 
 def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alpha=0.05):
-    """Each model at batch 512 beside its batch-128 repeats, and whether the larger batch holds its accuracy.
+    """Each model at batch 512 beside its batch-128 repeats, and whether the larger batch holds its accuracy."""
+    from .experiments import LARGE_BATCH
+    return versus_repeats("batch-size", "batch 128 % (repeats)", f"batch {LARGE_BATCH} %, rate ×2",
+                          checkpoint_dir, experiments_dir, alpha)
+
+
+def bf16_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alpha=0.05):
+    """Each model trained with bf16 steps beside its float32 repeats, and whether accuracy holds."""
+    return versus_repeats("bf16", "float32 % (repeats)", "bf16 steps %", checkpoint_dir, experiments_dir, alpha)
+
+
+def versus_repeats(experiment, base_header, header, checkpoint_dir, experiments_dir, alpha):
+    """An experiment of one change to every model's recipe, beside the repeats (the recipe as it is).
 
     Holds: not lower beyond seed noise by the repeats' permutation test (p < alpha) where the seed counts
-    allow the test (`can_separate`); with fewer seeds, a mean no lower than the worst batch-128 seed.
+    allow the test (`can_separate`); with fewer seeds, a mean no lower than the worst repeat.
     """
     import numpy as np
-    from .experiments import LARGE_BATCH, read_results
+    from .experiments import read_results
     from .repeats import permutation_p, read_repeats
-    runs = read_results("batch-size", experiments_dir)["runs"]
+    runs = read_results(experiment, experiments_dir)["runs"]
     if not runs:
-        return "_Not run yet: `python -m mnist_models experiment batch-size`._"
+        return f"_Not run yet: `python -m mnist_models experiment {experiment}`._"
     repeats = read_repeats(Path(checkpoint_dir) / "repeats.json")
-    lines = [f"| model | batch 128 % (repeats) | batch {LARGE_BATCH} %, rate ×2 | same seeds, points | p | holds? |",
+    lines = [f"| model | {base_header} | {header} | same seeds, points | p | holds? |",
              "|---|---:|---:|---:|---:|---|"]
 
     def signed(points):
@@ -137,6 +149,78 @@ def batch_table(checkpoint_dir="checkpoints", experiments_dir="experiments", alp
     return "\n".join(lines)
 
 
+def tuned_rows(checkpoint_dir="checkpoints"):
+    """Per architecture with a tuned twin: (name, parameters, MNIST test and held-out drawings for both sets,
+    the tuned seeds' held-out figures) as fractions; the tuned ensemble last, when chosen."""
+    from .repeats import read_repeats
+    tuned = Path(checkpoint_dir) / "tuned"
+    repeats = read_repeats(tuned / "repeats.json")
+    rows = []
+    for name in list_models():
+        try:
+            m = read_metadata(name, tuned)
+        except CheckpointError:
+            continue
+        rows.append(dict(name=name, parameters=m["parameters"], mnist_test=(m["twin"]["test_accuracy"], m["test_accuracy"]),
+                         heldout=(m["twin"]["heldout_drawing_accuracy"], m["heldout_drawing_accuracy"]),
+                         seeds=repeats.get(name, {}).get("drawing_accuracy", []),
+                         seed_tests=repeats.get(name, {}).get("test_accuracy", [])))
+    return rows
+
+
+def tuned_table(checkpoint_dir="checkpoints"):
+    """Markdown: each architecture trained on MNIST only beside the same one tuned on pen drawings."""
+    import numpy as np
+    rows = tuned_rows(checkpoint_dir)
+    if not rows:
+        return ("_No drawing-tuned set yet: `python train_all.py --only-tuned --drawings "
+                "../shared/unipen/dev-digits.jsonl.gz`._")
+    lines = ["| model | parameters | MNIST test %: MNIST only → tuned | held-out writers %: MNIST only → tuned "
+             "| gain, points | tuned over seeds, held-out % |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        (t0, t1), (h0, h1) = r["mnist_test"], r["heldout"]
+        seeds = (f"{100 * np.mean(r['seeds']):.2f} ± {100 * np.std(r['seeds'], ddof=1):.2f} (n={len(r['seeds'])})"
+                 if len(r["seeds"]) > 1 else "—")
+        lines.append(f"| `{r['name']}` | {r['parameters']:,} | {100 * t0:.2f} → {100 * t1:.2f} "
+                     f"| {100 * h0:.2f} → **{100 * h1:.2f}** | {100 * (h1 - h0):+.2f} | {seeds} |")
+    try:
+        zoo, tuned = read_metadata("ensemble", checkpoint_dir), read_metadata("ensemble", Path(checkpoint_dir) / "tuned")
+        lines.append(f"| **ensemble** (MNIST only: {', '.join(zoo['members'])}; tuned: {', '.join(tuned['members'])}) | "
+                     f"| {100 * zoo['test_accuracy']:.2f} → {100 * tuned['test_accuracy']:.2f} "
+                     f"| {100 * tuned['twin']['heldout_drawing_accuracy']:.2f} → **{100 * tuned['heldout_drawing_accuracy']:.2f}** "
+                     f"| {100 * (tuned['heldout_drawing_accuracy'] - tuned['twin']['heldout_drawing_accuracy']):+.2f} | |")
+    except CheckpointError:
+        pass
+    n = read_metadata(rows[0]["name"], Path(checkpoint_dir) / "tuned")["heldout_set"]
+    return "\n".join(lines) + (f"\n\nHeld-out writers: the {n['n']:,} drawings of sources {', '.join(n['sources'])}, "
+                               "which no tuned model trained on.")
+
+
+def levers_table(experiments_dir="experiments"):
+    """Markdown: what each lever of the tuned recipe gave, per model, beside the recipe as it is."""
+    from .experiments import read_results
+    from .levers import LEVERS, TTA
+    runs = read_results("drawing-levers", experiments_dir)["runs"]
+    if not runs:
+        return "_Not run yet: `python -m mnist_models levers --drawings FILE`._"
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    got = {(r["lever"], r["model"]): r for r in runs}
+    lines = ["| lever | what changes | " + " | ".join(f"`{m}` MNIST test % | `{m}` held-out %" for m in models) + " |",
+             "|---|---|" + "---:|---:|" * len(models)]
+    for lever in [*LEVERS, TTA]:
+        why = LEVERS[lever][3] if lever in LEVERS else "each drawing classified 9 times (±1 px, ±8°, thicker, thinner), averaged"
+        cells = []
+        for m in models:
+            r, base = got.get((lever, m)), got.get(("recipe as it is", m))
+            if r is None:
+                cells += ["—", "—"]
+                continue
+            delta = "" if base is None or r is base else f" ({100 * (r['heldout_drawing_accuracy'] - base['heldout_drawing_accuracy']):+.2f})"
+            cells += [f"{100 * r['test_accuracy']:.2f}", f"{100 * r['heldout_drawing_accuracy']:.2f}{delta}"]
+        lines.append(f"| {lever} | {why} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def fill_block(text, tag, content):
     """Replace what lies between <!-- TAG:start --> and <!-- TAG:end --> (if present) with `content`."""
     start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
@@ -154,7 +238,10 @@ def readme_with_table(readme_text, checkpoint_dir="checkpoints", experiments_dir
     from .experiments import REFERENCE_EXPERIMENTS
     for name in REFERENCE_EXPERIMENTS:
         text = fill_block(text, f"experiment-{name}", experiment_table(name, experiments_dir))
-    return fill_block(text, "experiment-batch-size", batch_table(checkpoint_dir, experiments_dir))
+    text = fill_block(text, "experiment-batch-size", batch_table(checkpoint_dir, experiments_dir))
+    text = fill_block(text, "tuned", tuned_table(checkpoint_dir))
+    text = fill_block(text, "drawing-levers", levers_table(experiments_dir))
+    return fill_block(text, "experiment-bf16", bf16_table(checkpoint_dir, experiments_dir))
 
 
 # <!-- log: benchmarks/results/X.txt --> ... <!-- /log -->: the stored output of a benchmark run, verbatim

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # What the Space runs and shows: the app and its tabs, the package, the committed results, the card.
 INCLUDE = ["demo.py", "tabs/*.py", "mnist_models/*.py", "checkpoints/*.safetensors", "checkpoints/*.json",
+           "checkpoints/tuned/*.safetensors", "checkpoints/tuned/*.json",
            "experiments/*.json", "requirements.txt", "README.md", "docs/*.png", "docs/figures/*.png"]
 
 

@@ -28,6 +28,7 @@ class TrainConfig:
     schedule: str = "onecycle"   # or "constant": the write-ups' fixed rate
     label_smoothing: float = 0.0 # off: we select epochs by plain validation loss
     valid_size: int = 5000       # training images held out to pick the best epoch; the test set is used once
+    keep: str = "best"           # or "last": a short fine-tune's schedule ends where it should (tuned.py)
     # Augmentation (augment.py), fresh every epoch; all zero = train on the clean images.
     rotate: float = 12.0         # max degrees either way: people tilt their digits
     scale: float = 0.1           # max relative size change: to_mnist fixes size, but not perfectly
@@ -38,9 +39,11 @@ class TrainConfig:
     styles: float = 0.3          # share of 0s/7s/1s given a slash/crossbar/flag: common styles MNIST lacks
     noise: float = 0.0           # std of Gaussian noise added to every training batch: a write-up's regulariser
     # How the arithmetic runs: the same recipe, faster. Evaluation is always exact float32.
-    bf16: bool = True            # bf16 autocast for training steps on CUDA (tensor cores); a CPU here has no bf16 units
+    bf16: bool = True            # bf16 autocast for training steps on CUDA (tensor cores)
+    bf16_cpu: bool = False       # and on a CPU: only CPUs with AMX gain (bench_steps.py); the rest emulate bf16
     channels_last: bool = True   # NHWC convolutions: cuDNN's and oneDNN's fast kernels (CPU: cnn 147 -> 114 s/epoch)
     compile: bool = False        # torch.compile every model: pays for its compile time only in long GPU runs
+    fused: bool = True           # fused optimizer on CUDA: one kernel per step for all parameters, not one per tensor
 
 
 AUGMENTATION_FIELDS = ("rotate", "scale", "shear", "shift", "thickness", "elastic", "styles")
@@ -66,14 +69,16 @@ RECIPES = {
 # `train_all.py --quick`: the whole zoo in minutes on a laptop CPU, to issue 2's accuracy floors rather
 # than the best figures. Clean images (augmenting costs a CPU as much as an MLP's epoch) and 8 epochs;
 # the small MLPs take a higher rate (tried at 2e-3 and 5e-3: +0.2 to +0.5 points at 5e-3, while
-# fcn-dropout fell to 94.8 % there), and the cnn, one of whose epochs costs more than all the others'
-# together, a single epoch.
+# fcn-dropout fell to 94.8 % there). fcn-dropout's dropout needs more steps than 8 epochs (97.82 % at 8,
+# 98.28 % at 16, either rate), and the cnn, one of whose epochs costs more than all the others' together,
+# gets two (98.99 % after one, 99.29 % after two).
 QUICK = dict(epochs=8, **{field: 0.0 for field in AUGMENTATION_FIELDS})
 QUICK_RECIPES = {
+    "fcn-dropout": dict(epochs=16),
     "mlp-128": dict(lr=5e-3),
     **{f"custom-mlp-{k}": dict(lr=5e-3) for k in range(2, 7)},
     "lenet5": dict(lr=5e-3, weight_decay=0.0),
-    "cnn": dict(epochs=1),
+    "cnn": dict(epochs=2),
 }
 
 
@@ -142,28 +147,38 @@ def evaluate(model, split, batch_size=2000):
 class Run:
     """One model in training: its recipe, optimizer, schedule, history and best epoch so far."""
 
-    def __init__(self, name, cfg, train_size, seed, device, architecture=None):
-        """`name` labels the run; `architecture` = (registry name, builder kwargs), default (name, {})."""
+    def __init__(self, name, cfg, train_size, seed, device, architecture=None, init=None):
+        """`name` labels the run; `architecture` = (registry name, builder kwargs), default (name, {});
+        `init`: a state dict to start from (fine-tuning) instead of fresh weights."""
         self.name, self.cfg, self.seed, self.device = name, cfg, seed, device
         self.architecture = architecture or (name, {})
         torch.manual_seed(seed)  # the same initial weights whichever models train beside it
-        self.model = create_model(self.architecture[0], **self.architecture[1]).to(device)
+        self.model = create_model(self.architecture[0], **self.architecture[1])
+        if init is not None:
+            self.model.load_state_dict(init)
+        self.model = self.model.to(device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # only 4-d weights change
-        # fused on CUDA: one kernel per step instead of dozens
-        self.opt = OPTIMIZERS[cfg.optimizer](self.model.parameters(), cfg, device.type == "cuda")
+        self.opt = OPTIMIZERS[cfg.optimizer](self.model.parameters(), cfg, cfg.fused and device.type == "cuda")
         steps = cfg.epochs * -(-train_size // cfg.batch_size)
         self.sched = (torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=steps,
                                                           pct_start=cfg.warmup) if cfg.schedule == "onecycle"
                       else torch.optim.lr_scheduler.ConstantLR(self.opt, factor=1.0))
+        if cfg.compile:
+            # each compiled model is one more cache entry for the same wrapper code; past dynamo's limit
+            # (8) the rest of the zoo would run eager, with no more than a logged warning
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
-        self.autocast = torch.autocast(device.type, torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+        self.autocast = torch.autocast(device.type, torch.bfloat16,
+                                       enabled=cfg.bf16 and (device.type == "cuda" or cfg.bf16_cpu))
         # per-epoch sums kept on the device: no host sync per step
         self.loss_sum, self.correct, self.grad_norm_sum, self.steps = (torch.zeros((), device=device) for _ in range(4))
         self.history, self.best = [], None
         self.train_seconds, self.trained_with = 0.0, [name]  # the shared stream's time, and who shared it
+        self.step_seconds = 0.0
 
     def step(self, x, y):
+        start = time.perf_counter()  # this model's own share of a shared stream (on a GPU: launch time only)
         with self.autocast:
             logits = self.forward(x)
             loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
@@ -176,6 +191,7 @@ class Run:
         self.loss_sum += loss.detach().float() * len(y)
         self.correct += (logits.detach().argmax(1) == y).sum()
         self.steps += 1
+        self.step_seconds += time.perf_counter() - start
 
     def warm_up(self, x, y):
         """One forward and backward that changes nothing: compiles and picks kernels before timing starts."""
@@ -202,13 +218,13 @@ class Run:
             grad_norm=round(sums[2] / sums[3], 5),  # global L2 norm of the gradients, mean over the steps
             param_norm=round(sums[4], 4), seconds=round(seconds, 2),
             **({"partial": round(partial, 4)} if partial is not None else {})))
-        if self.best is None or self.history[-1]["valid_loss"] < self.best[0]:  # as recorded: history shows the pick
+        if self.best is None or self.history[-1]["valid_loss"] < self.best[0] or self.cfg.keep == "last":
             self.best = (self.history[-1]["valid_loss"], epoch, copy.deepcopy(self.model.state_dict()))
         self.model.train()
 
 
 def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_epoch=None, architectures=None,
-                   on_batch=None):
+                   on_batch=None, init=None):
     """{name: TrainConfig} -> {name: Run} trained, best epoch not yet restored (see `finish`).
 
     Models with equal `stream_key` share each epoch's augmented images and order: exactly the stream
@@ -216,10 +232,12 @@ def train_together(jobs, train, valid, seed=0, phases=None, progress=True, on_ep
     `architectures` {name: (registry name, kwargs)} lets a job's name differ from its architecture.
     `on_batch(epoch, images_seen, runs)` is called after every step; if it returns true, training ends
     there: the part-epoch is recorded like an epoch (its row has `partial`, the share of the epoch seen).
+    `init` {name: state dict}: weights a job starts from (fine-tuning), else fresh ones.
     """
     phases = Phases() if phases is None else phases
     device, n = train.x.device, len(train.y)
-    runs = {name: Run(name, cfg, n, seed, device, (architectures or {}).get(name)) for name, cfg in jobs.items()}
+    runs = {name: Run(name, cfg, n, seed, device, (architectures or {}).get(name), (init or {}).get(name))
+            for name, cfg in jobs.items()}
     streams = defaultdict(list)
     for run in runs.values():
         streams[stream_key(run.cfg)].append(run)
@@ -275,6 +293,7 @@ def finish(run, test):
         name=name, description=describe_model(name, **model_args), parameters=count_parameters(model),
         test_accuracy=test_acc, test_correct=test_correct, test_loss=round(test_loss, 6),
         best_epoch=run.best[1], epochs=run.cfg.epochs, train_seconds=round(run.train_seconds, 1),
+        step_seconds=round(run.step_seconds, 1),
         trained_with=run.trained_with, device=device_name(run.device), torch_version=torch.__version__,
         seed=run.seed, recipe=asdict(run.cfg), history=run.history,
         **({"model_args": model_args} if model_args else {}),

@@ -94,6 +94,29 @@ def test_draw_clear_and_draw_again(browser, server_url):
     page.close()
 
 
+def test_the_trained_on_switch_shows_either_table(browser, server_url):
+    import demo
+    cnn = demo.sets["tuned"].metadata["cnn"]   # each table gives the cnn's accuracy on unseen writers
+    tuned_cell, zoo_cell = (f"{100 * cnn['heldout_drawing_accuracy']:.2f} %",
+                            f"{100 * cnn['twin']['heldout_drawing_accuracy']:.2f} %")
+    page = open_page(browser, server_url, 1280, 1000)
+    switch = page.locator("#trained-on")
+    expect(switch.get_by_label("MNIST + pen drawings")).to_be_checked()   # the default answer's set
+    draw(page, 7)
+    expect_prediction(page, 7)
+    expect(page.locator("#card")).to_contain_text("pen drawings by")
+    expect(page.locator("#table")).to_contain_text(tuned_cell)
+    switch.get_by_label("MNIST only").check()
+    expect(page.locator("#card")).to_contain_text("MNIST only", timeout=20_000)
+    expect(page.locator("#table")).to_contain_text(zoo_cell, timeout=20_000)
+    expect(page.locator("#table")).not_to_contain_text(tuned_cell)
+    expect_prediction(page, 7)
+    assert page.locator("#table tr").count() == 14   # header, 12 models, ensemble
+    switch.get_by_label("MNIST + pen drawings").check()
+    expect(page.locator("#table")).to_contain_text(tuned_cell, timeout=20_000)
+    page.close()
+
+
 def test_phone_sized_viewport(browser, server_url):
     page = open_page(browser, server_url, 390, 844)
     assert 280 <= shown_canvas_px(page) <= 460
@@ -122,6 +145,9 @@ def test_compare_tab_shows_curves_confusion_and_mistakes(browser, server_url):
     expect(page.locator("#confusion table").first).to_contain_text("correct", timeout=20_000)
     expect(page.locator("#mistakes img").first).to_be_visible(timeout=20_000)
     assert page.locator("#mistakes img").count() == 24
+    expect(page.locator("#own-experiments table").first).to_contain_text("lenet5", timeout=20_000)
+    expect(page.locator("#real-drawings")).to_contain_text("custom-mlp-6", timeout=20_000)  # MNIST only vs tuned
+    expect(page.locator("#levers table").first).to_contain_text("recipe as it is", timeout=20_000)
     page.locator("#mistakes").scroll_into_view_if_needed()  # the gallery loads its images lazily
     page.wait_for_function("Array.from(document.querySelectorAll('#mistakes img'))"
                            ".every(img => img.complete && img.naturalWidth > 0)", timeout=20_000)

@@ -31,8 +31,11 @@ def test_predict_one_model_on_real_digits(tmp_path, mnist_test):
     result = cli("predict", "--model", "cnn", *paths)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["image"] for r in rows] == paths and {r["model"] for r in rows} == {"cnn"}
-    assert [r["prediction"] for r in rows] == mnist_test.y[:5].tolist()
+    assert {r["model"] for r in rows} == {"cnn"}
+    for kind in ("mnist", "tuned"):   # the zoo's cnn and its drawing-tuned twin, each on every image
+        of_set = [r for r in rows if r["set"] == kind]
+        assert [r["image"] for r in of_set] == paths
+        assert [r["prediction"] for r in of_set] == mnist_test.y[:5].tolist()
     for r in rows:
         assert len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-4
 
@@ -46,11 +49,12 @@ def test_predict_all_blank_and_unreadable(tmp_path, mnist_test):
     assert result.returncode == 1
     assert "broken.png" in result.stderr and "Traceback" not in result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 2 * 13  # 12 models + ensemble, for each readable image
+    assert len(rows) == 2 * 25  # 12 models of each set + the default answer, for each readable image
     by_image = {}
     for r in rows:
-        by_image.setdefault(Path(r["image"]).name, {})[r["model"]] = r
-    assert by_image["seven.png"]["ensemble"]["prediction"] == 7
+        by_image.setdefault(Path(r["image"]).name, {})[r["set"], r["model"]] = r
+    assert [(r["set"], r["model"]) for r in rows[:25]][-1] == ("tuned", "ensemble")  # the Draw tab's default answer
+    assert by_image["seven.png"]["tuned", "ensemble"]["prediction"] == 7
     assert all(r["prediction"] is None and "blank" in r["reason"] for r in by_image["blank.png"].values())
 
 
@@ -58,7 +62,7 @@ def test_predict_ensemble_only(tmp_path, mnist_test):
     path = tmp_path / "two.png"
     save_digit(path, mnist_test.x[1, 0].numpy())
     rows = [json.loads(line) for line in cli("predict", "--model", "ensemble", str(path)).stdout.splitlines()]
-    assert [(r["model"], r["prediction"]) for r in rows] == [("ensemble", 2)]
+    assert [(r["model"], r["set"], r["prediction"]) for r in rows] == [("ensemble", "tuned", 2)]
 
 
 def test_ensemble_without_checkpoints_says_so(tmp_path):

@@ -56,3 +56,12 @@ def test_one_model_up_close_reads_its_study_once(monkeypatch):
     monkeypatch.setattr(compare, "read_study", lambda *a: reads.append(a) or real(*a))
     confusion, mistakes = Zoo("checkpoints", "experiments").up_close("lenet5")
     assert len(reads) == 1 and "MNIST test set" in confusion and len(mistakes) == 24
+
+
+def test_own_experiments_are_the_readme_tables(tmp_path):
+    from mnist_models.report import batch_table
+    zoo = Zoo("checkpoints", "experiments")
+    shown = zoo.own_experiments()
+    assert batch_table() in shown and "| `lenet5` |" in shown
+    # an experiment not run yet says how to run it
+    assert "Not run yet: `python -m mnist_models experiment bf16`" in Zoo("checkpoints", tmp_path).own_experiments()

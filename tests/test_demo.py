@@ -87,17 +87,36 @@ def test_every_model_choice_works(mnist_test):
         assert name in card
 
 
-def test_default_model_is_most_accurate():
-    best = max(demo.predictor.metadata.values(), key=lambda m: m["test_accuracy"])
-    assert demo.DEFAULT_MODEL == best["name"] and "ensemble" in demo.CHOICES
+def test_default_answer_is_the_drawing_tuned_ensemble():
+    assert demo.CHOICES[0] == demo.DEFAULT_MODEL == "ensemble"
+    assert demo.DEFAULT_SET == "MNIST + pen drawings" and demo.TRAINED_ON == ["MNIST + pen drawings", "MNIST only"]
+    tuned = demo.sets["tuned"]
+    assert demo.set_named(demo.DEFAULT_SET) is tuned and tuned.ensemble_metadata["set"] == "tuned"
+
+
+def test_the_switch_shows_either_set(mnist_test):
+    value = sketchpad_value(mnist_test.x[0, 0].numpy())
+    tuned = demo.analyse(value, "cnn", None, "MNIST + pen drawings")
+    zoo = demo.analyse(value, "cnn", None, "MNIST only")
+    assert "MNIST + " in tuned[1] and "pen drawings by" in tuned[1] and "MNIST only" in zoo[1]
+    for result, chosen in ((tuned, demo.sets["tuned"]), (zoo, demo.predictor)):
+        assert max(result[0], key=result[0].get) == "7"
+        assert f"{100 * chosen.metadata['cnn']['test_accuracy']:.2f} %" in result[4]   # the table is that set's
+        assert result[4].count("<tr") == 1 + len(chosen.models) + 1
+    # both tables give each model's accuracy on the same unseen writers
+    twin = demo.sets["tuned"].metadata["cnn"]["twin"]["heldout_drawing_accuracy"]
+    assert f"{100 * twin:.2f} %" in zoo[4]
+    assert f"{100 * demo.sets['tuned'].metadata['cnn']['heldout_drawing_accuracy']:.2f} %" in tuned[4]
 
 
 def test_classify_api_shape(tmp_path, mnist_test):
     path = tmp_path / "d.png"
     Image.fromarray(sketchpad_value(mnist_test.x[1, 0].numpy())["composite"]).save(path)
     result = demo.classify(str(path))
-    assert set(result) == {"models", "ensemble"} and set(result["models"]) == set(demo.predictor.models)
+    assert set(result) == {"models", "ensemble", "ensemble_set", "sets"} and set(result["models"]) == set(demo.predictor.models)
     assert result["ensemble"]["prediction"] == 2 and len(result["ensemble"]["probabilities"]) == 10
+    assert result["ensemble_set"] == "MNIST + pen drawings" and result["ensemble"] == result["sets"]["tuned"]["ensemble"]
+    assert set(result["sets"]["tuned"]["models"]) == set(demo.sets["tuned"].models)
     json.dumps(result)
     blank = tmp_path / "blank.png"
     Image.new("RGB", (50, 50), "white").save(blank)

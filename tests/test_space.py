@@ -35,7 +35,8 @@ def test_front_matter_as_the_hub_reads_it():
 def test_space_gets_exactly_what_the_app_needs():
     paths = {path for path, _ in space_files()}
     for needed in ["demo.py", "tabs/compare.py", "mnist_models/predict.py", "requirements.txt", "README.md",
-                   "checkpoints/ensemble.json", *(f"checkpoints/{n}.safetensors" for n in list_models())]:
+                   "checkpoints/ensemble.json", "checkpoints/tuned/ensemble.json",
+                   *(f"checkpoints/{d}{n}.safetensors" for n in list_models() for d in ("", "tuned/"))]:
         assert needed in paths, needed
     for path in paths:
         assert not path.startswith((".venv/", "data/", "tests/", "test-artifacts/", "benchmarks/", ".ci/")), path

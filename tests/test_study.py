@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +166,7 @@ def run_module(*args, timeout=600):
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("experiment", ["regularization", "fcn-depth", "batch-size"])
+@pytest.mark.parametrize("experiment", ["regularization", "fcn-depth", "batch-size", "bf16"])
 def test_experiment_command_end_to_end(tmp_path, experiment):
     result = run_module("experiment", experiment, "--seeds", "0", "--epochs", "1", "--train-limit", "600",
                         "--device", "cpu", "--root", str(tmp_path))
@@ -174,6 +175,9 @@ def test_experiment_command_end_to_end(tmp_path, experiment):
     if experiment == "batch-size":  # ours only: every model, 4x the batch, the rate x2
         assert sorted(r["model"] for r in runs) == sorted(list_models()) and {r["setting"] for r in runs} == {"ours"}
         assert all(r["recipe"]["batch_size"] == 512 and r["recipe"]["lr"] == 2 * recipe(r["model"]).lr for r in runs)
+    elif experiment == "bf16":  # ours only: every model's own recipe, its training steps in bf16 even on a CPU
+        assert sorted(r["model"] for r in runs) == sorted(list_models()) and {r["setting"] for r in runs} == {"ours"}
+        assert all({**r["recipe"], "bf16_cpu": False} == asdict(recipe(r["model"], epochs=1)) for r in runs)
     else:
         expected = 7 if experiment == "regularization" else 16
         assert len(runs) == 2 * expected and {r["setting"] for r in runs} == {"writeup", "ours"}

@@ -58,3 +58,15 @@ def test_history_records_each_epoch(small_splits):
     model_norm = torch.nn.utils.get_total_norm(list(run.model.parameters())).item()
     assert run.history[-1]["param_norm"] == pytest.approx(model_norm, rel=1e-4)
     assert run.best[1] == min(run.history, key=lambda row: row["valid_loss"])["epoch"]
+
+
+def test_every_model_is_compiled_not_only_the_first_few(small_splits, monkeypatch):
+    # every compiled model is a cache entry for the same code; past dynamo's recompile limit (8 by
+    # default, 1 here to keep the test short) the rest would train eager, with only a logged warning
+    from torch._dynamo.utils import counters
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    clean = {field: 0.0 for field in AUGMENTATION_FIELDS}
+    jobs = {name: recipe(name, epochs=1, compile=True, **clean) for name in ("custom-mlp-5", "custom-mlp-6")}
+    before = counters["stats"]["unique_graphs"]
+    train_together(jobs, *small_splits, progress=False)
+    assert counters["stats"]["unique_graphs"] - before == len(jobs)
