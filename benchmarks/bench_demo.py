@@ -103,7 +103,7 @@ def main():
                 floor_ms += round_trips(floor_client, path, per_round)[0]
         floor.close()
         assert result["ensemble"]["prediction"] == 1
-        for label, times in (("/classify (800x800 PNG upload, 12 models + ensemble)", demo_ms),
+        for label, times in (("/classify (800x800 PNG upload, both sets: 24 models + 2 ensembles)", demo_ms),
                              ("trivial endpoint, same shape (Gradio's floor)", floor_ms)):
             times.sort()
             print(f"{label}, {len(times)} requests: median {statistics.median(times):.1f} ms, "

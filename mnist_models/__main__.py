@@ -170,7 +170,7 @@ def tuned_repeats(args):
 
 
 def levers(args):
-    from .levers import LEVERS, run_levers
+    from .levers import run_levers
     from .report import levers_table
     run_levers(args.models.split(","), args.drawings, args.checkpoints, args.data_dir, args.root,
                args.levers.split(",") if args.levers else None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model, paths, save_checkpoint, write_ensemble_metadata
+from .checkpoint import load_model, paths, write_ensemble_metadata
 from .data import Split
 from .ensemble import log_loss, select_members
 from .models import list_models
@@ -35,6 +35,7 @@ TUNED_RECIPES = {name: dict(lr=3e-4) for name in ("fcn-bn", "fcn-dropout", "mlp-
 
 def tuned_recipe(name, **overrides):
     return recipe(name, **{**TUNED, **TUNED_RECIPES.get(name, {}), **overrides})
+
 
 def mixed_split(mnist, pen_images, pen_labels, ratio, seed):
     """Pen renders plus `ratio` times as many MNIST training images (a seeded sample), on mnist's device."""
@@ -97,38 +98,35 @@ def choose_tuned_ensemble(directory, drawings, test):
     zoo_held = zoo.predict_batch(torch.from_numpy(images).unsqueeze(1))["ensemble"]
     metadata = dict(
         name="ensemble", set="tuned", members=members, selection=SELECTION,
-        twin=dict(members=zoo.ensemble, heldout_drawing_accuracy=float(((zoo_held.argmax(1) == labels) & ~blank).mean())),
+        twin=dict(members=zoo.ensemble, heldout_drawing_accuracy=accuracy(zoo_held, labels, blank)),
         members_sha256={n: predictor.metadata[n]["weights_sha256"] for n in members},
         heldout_loss=round(log_loss(mean, labels), 6),
-        heldout_drawing_accuracy=float(((mean.argmax(1) == labels) & ~blank).mean()),
+        heldout_drawing_accuracy=accuracy(mean, labels, blank),
         heldout_set=dict(n=len(labels), seed=0, sources=list(HELDOUT_SOURCES)),
         test_correct=test_correct, test_accuracy=test_correct / len(test.y))
     write_ensemble_metadata(directory, metadata)
     return metadata
 
-def save_tuned(finished, directory, extra):
-    return [save_checkpoint(model, {**meta, **extra}, directory) for model, meta in finished]
+
+def accuracy(probs, labels, blank):
+    """Probabilities (N, 10) -> the share answered right; a drawing that came out blank counts as wrong."""
+    return float(((probs.argmax(1) == labels) & ~blank).mean())
+
 
 def heldout_scores(predictor, heldout):
     """{name: accuracy on the held-out sources} for every model of a Predictor and its ensemble."""
     images, labels, blank = heldout
     probs = predictor.predict_batch(torch.from_numpy(images).unsqueeze(1))
-    return {name: float(((p.argmax(1) == labels) & ~blank).mean()) for name, p in probs.items()}
-
-def improvement(meta):
-    """Points a tuned model gained over its MNIST-only twin: (MNIST test, held-out drawings)."""
-    return (100 * (meta["test_accuracy"] - meta["twin"]["test_accuracy"]),
-            100 * (meta["heldout_drawing_accuracy"] - meta["twin"]["heldout_drawing_accuracy"]))
-
+    return {name: accuracy(p, labels, blank) for name, p in probs.items()}
 
 
 def tuned_repeats(names, seeds, drawings, zoo_dir="checkpoints", data_dir=None, **overrides):
     """The fine-tune under several seeds (renders, mix and order; the same MNIST-only start) ->
     <zoo_dir>/tuned/repeats.json, each (model, seed) written when it finishes and skipped by a rerun.
     The committed tuned checkpoint is recorded as seed 0 when its recipe is today's."""
+    from .checkpoint import CheckpointError, read_metadata
     from .data import load_splits
     from .repeats import read_repeats, record, same_recipe
-    from .checkpoint import CheckpointError, read_metadata
     path = tuned_dir(zoo_dir) / "repeats.json"
     splits = load_splits("cpu", data_dir=data_dir)
     for seed in seeds:

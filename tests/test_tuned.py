@@ -16,6 +16,7 @@ from mnist_models.pen import (HELDOUT_SOURCES, TRAIN_SOURCES, PenConfig, copies_
                               heldout_drawings, read_rows, split_by_source)
 from mnist_models.repeats import drawing_accuracy
 from mnist_models.train import evaluate
+from mnist_models.tuned import accuracy
 from mnist_models.unipen import convert
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,11 +98,11 @@ def test_tuned_ensemble_reproduces_its_accuracies(mnist_test, heldout):
     assert meta and meta["set"] == "tuned", "checkpoints/tuned/ensemble.json missing or stale"
     images, labels, blank = heldout
     probs = predictor.predict_batch(torch.from_numpy(images).unsqueeze(1))["ensemble"]
-    assert float(((probs.argmax(1) == labels) & ~blank).mean()) == meta["heldout_drawing_accuracy"]
+    assert accuracy(probs, labels, blank) == meta["heldout_drawing_accuracy"]
     test = predictor.predict_batch(mnist_test.x)["ensemble"]
     assert int((test.argmax(1) == mnist_test.y.numpy()).sum()) == meta["test_correct"]
     zoo = Predictor().predict_batch(torch.from_numpy(images).unsqueeze(1))["ensemble"]   # the MNIST-only one
-    assert float(((zoo.argmax(1) == labels) & ~blank).mean()) == meta["twin"]["heldout_drawing_accuracy"]
+    assert accuracy(zoo, labels, blank) == meta["twin"]["heldout_drawing_accuracy"]
 
 
 @needs_unipen
