@@ -27,7 +27,10 @@ def validation_accuracy(metadata):
 
 def eager(model):
     """The model itself as a runner: the reference the fast path is held to."""
-    return lambda x: model(torch.from_numpy(x)).numpy()
+    @torch.inference_mode()  # also when called outside predict_mnist (Predictor.cost)
+    def run(x):
+        return model(torch.from_numpy(x)).numpy()
+    return run
 
 
 def softmax(logits):
