@@ -348,7 +348,9 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
 CONCURRENCY = int(os.environ.get("DEMO_CONCURRENCY", "2"))
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "128")))
 
-log.info("ready: %d models loaded in %.2f s since import", len(predictor.models), time.perf_counter() - started)
+log.info("ready: %s loaded in %.2f s since import",
+         ", ".join(f"{len(p.models)} models ({SETS[kind]})" for kind, p in sets.predictors.items()),
+         time.perf_counter() - started)
 
 MAX_UPLOAD = "10mb"  # an 800x800 drawing is ~30 kB as PNG; far bigger uploads are refused by the server
 PAGE = dict(css=CSS + compare.CSS, js=JS, head=PHONE_CSS, max_file_size=MAX_UPLOAD)
