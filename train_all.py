@@ -24,6 +24,7 @@ from mnist_models.data import DataNotFound, load_splits, sha256_of_test_files  #
 from mnist_models.ensemble import SELECTION, choose_ensemble  # noqa: E402
 from mnist_models.models import list_models  # noqa: E402
 from mnist_models.train import Phases, TrainConfig, finish, recipe, train_together  # noqa: E402
+from mnist_models.pen import heldout_drawings  # noqa: E402
 from mnist_models.tuned import choose_tuned_ensemble, train_tuned, tuned_dir  # noqa: E402
 
 HOW_TO_GET_DRAWINGS = (
@@ -129,13 +130,14 @@ def train_drawing_set(args, names, splits, test_hash, phases):
     out = tuned_dir(args.out)
     overrides = {k: v for k, v in (("epochs", args.epochs),) if v}
     with phases("tuned set: training"):
-        finished = train_tuned(names, args.drawings, args.out, splits, args.seed, **overrides)
+        heldout = heldout_drawings(args.drawings)  # rendered once: measured on, and the ensemble chosen by
+        finished = train_tuned(names, args.drawings, args.out, splits, args.seed, heldout=heldout, **overrides)
     with signals_deferred():
         with phases("writing checkpoints"):
             rows = [save_checkpoint(model, {**meta, "test_set_sha256": test_hash, "train_images": meta["mnist_images"]},
                                     out) for model, meta in finished]
         with phases("ensemble choice"):
-            ensemble = choose_tuned_ensemble(out, args.drawings, test)
+            ensemble = choose_tuned_ensemble(out, heldout, test)
     print(f"\ndrawing-tuned set in {out}/: trained on {rows[0]['seen']}, measured on held-out sources "
           f"{', '.join(rows[0]['heldout_set']['sources'])} ({rows[0]['heldout_set']['n']:,} drawings)")
     print(f"{'model':<14}{'MNIST test %':>22}{'held-out drawings %':>26}{'step seconds':>14}")

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.machine import describe  # noqa: E402
 from mnist_models import Sets  # noqa: E402
-from mnist_models.data import load_mnist  # noqa: E402
+from mnist_models.evaluate import mnist_test_scores  # noqa: E402
 from mnist_models.drawings import render  # noqa: E402
 from mnist_models.pen import heldout_drawings, read_rows, split_by_source  # noqa: E402
 from mnist_models.repeats import read_repeats  # noqa: E402
@@ -38,13 +38,11 @@ def verdict(ok):
 
 def accuracy(sets, drawings, data_dir):
     heldout = heldout_drawings(drawings)
-    images, labels = load_mnist(train=False, data_dir=data_dir)
-    x = images.unsqueeze(1).float().div(255)
     held = {kind: heldout_scores(sets[kind], heldout) for kind in ("mnist", "tuned")}
-    test = {kind: {n: float((p.argmax(1) == labels.numpy()).mean()) for n, p in sets[kind].predict_batch(x).items()}
+    test = {kind: {n: correct / 10_000 for n, correct in mnist_test_scores(sets[kind], data_dir).items()}
             for kind in ("mnist", "tuned")}
     repeats = read_repeats(ROOT / "checkpoints" / "tuned" / "repeats.json")
-    print(f"held-out sources: {len(heldout[1]):,} drawings; MNIST test: {len(labels):,} images\n")
+    print(f"held-out sources: {len(heldout[1]):,} drawings; MNIST test: 10,000 images\n")
     print(f"{'model':<14}{'MNIST test %':>24}{'held-out writers %':>26}   tuned seeds, held-out %")
     beyond_noise, above_once, within = [], [], []
     for name in sets["tuned"].models:

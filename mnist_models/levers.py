@@ -4,7 +4,6 @@ the held-out sources beside the recipe as it is -> experiments/drawing-levers.js
     python -m mnist_models levers --drawings ../shared/unipen/dev-digits.jsonl.gz [--models lenet5,cnn]
 """
 import math
-import time
 from dataclasses import asdict, replace
 
 import torch
@@ -15,6 +14,7 @@ from .data import load_splits
 from .experiments import read_results, results_path
 from .pen import PenConfig, heldout_drawings, read_rows, split_by_source, training_renders
 from .train import AUGMENTATION_FIELDS
+from .tuned import accuracy, train_tuned
 
 # name -> (PenConfig overrides, TrainConfig overrides, from scratch?, why it might matter)
 LEVERS = {
@@ -47,13 +47,11 @@ def variants(x):
 def tta_accuracy(model, drawings):
     images, labels, blank = drawings
     x = torch.from_numpy(images).unsqueeze(1)
-    probs = torch.stack([torch.softmax(model(v), 1) for v in variants(x)]).mean(0)
-    return float(((probs.argmax(1).numpy() == labels) & ~blank).mean())
+    return accuracy(torch.stack([torch.softmax(model(v), 1) for v in variants(x)]).mean(0).numpy(), labels, blank)
 
 
 def run_levers(names, drawings, zoo_dir="checkpoints", data_dir=None, root="experiments", levers=None, seed=0):
     """Each lever (all, or the named ones) for the named models; written after each, skipped when recorded."""
-    from .tuned import train_tuned
     results = read_results("drawing-levers", root)
     splits = load_splits("cpu", data_dir=data_dir)
     heldout = heldout_drawings(drawings)
@@ -65,11 +63,10 @@ def run_levers(names, drawings, zoo_dir="checkpoints", data_dir=None, root="expe
         if not todo:
             continue
         pen = replace(PenConfig(), **pen_overrides)
-        if pen not in renders:
-            start = time.perf_counter()
-            renders[pen] = (training_renders(train_rows, pen, seed), time.perf_counter() - start)
+        if pen not in renders:  # levers that change only the training share one set of renders
+            renders[pen] = training_renders(train_rows, pen, seed)
         for model, meta in train_tuned(todo, drawings, zoo_dir, splits, seed, pen, fresh, progress=False,
-                                       renders=renders[pen][0], **overrides):
+                                       renders=renders[pen], heldout=heldout, **overrides):
             row = dict(lever=lever, model=meta["name"], seed=seed, test_accuracy=meta["test_accuracy"],
                        heldout_drawing_accuracy=meta["heldout_drawing_accuracy"],
                        twin=meta["twin"], pen=asdict(pen), recipe=meta["recipe"], fresh=fresh,

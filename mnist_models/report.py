@@ -150,11 +150,12 @@ def versus_repeats(experiment, base_header, header, checkpoint_dir, experiments_
 
 
 def tuned_rows(checkpoint_dir="checkpoints"):
-    """Per architecture with a tuned twin: (name, parameters, MNIST test and held-out drawings for both sets,
-    the tuned seeds' held-out figures) as fractions; the tuned ensemble last, when chosen."""
-    from .repeats import read_repeats
+    """Per architecture with a tuned twin: name, parameters, (MNIST only, tuned) on MNIST test and on the
+    held-out drawings as fractions, and the tuned seeds' held-out spread ("mean ± std (n=K)", None if unrepeated)."""
+    from .repeats import read_repeats, summary
     tuned = Path(checkpoint_dir) / "tuned"
-    repeats = read_repeats(tuned / "repeats.json")
+    spread = {name: f"{_pm(mean, std)} (n={n})" for name, mean, std, n in
+              summary(read_repeats(tuned / "repeats.json"), "drawing_accuracy") if n > 1}
     rows = []
     for name in list_models():
         try:
@@ -163,14 +164,12 @@ def tuned_rows(checkpoint_dir="checkpoints"):
             continue
         rows.append(dict(name=name, parameters=m["parameters"], mnist_test=(m["twin"]["test_accuracy"], m["test_accuracy"]),
                          heldout=(m["twin"]["heldout_drawing_accuracy"], m["heldout_drawing_accuracy"]),
-                         seeds=repeats.get(name, {}).get("drawing_accuracy", []),
-                         seed_tests=repeats.get(name, {}).get("test_accuracy", [])))
+                         spread=spread.get(name)))
     return rows
 
 
 def tuned_table(checkpoint_dir="checkpoints"):
     """Markdown: each architecture trained on MNIST only beside the same one tuned on pen drawings."""
-    import numpy as np
     rows = tuned_rows(checkpoint_dir)
     if not rows:
         return ("_No drawing-tuned set yet: `python train_all.py --only-tuned --drawings "
@@ -179,10 +178,8 @@ def tuned_table(checkpoint_dir="checkpoints"):
              "| gain, points | tuned over seeds, held-out % |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         (t0, t1), (h0, h1) = r["mnist_test"], r["heldout"]
-        seeds = (f"{100 * np.mean(r['seeds']):.2f} ± {100 * np.std(r['seeds'], ddof=1):.2f} (n={len(r['seeds'])})"
-                 if len(r["seeds"]) > 1 else "—")
         lines.append(f"| `{r['name']}` | {r['parameters']:,} | {100 * t0:.2f} → {100 * t1:.2f} "
-                     f"| {100 * h0:.2f} → **{100 * h1:.2f}** | {100 * (h1 - h0):+.2f} | {seeds} |")
+                     f"| {100 * h0:.2f} → **{100 * h1:.2f}** | {100 * (h1 - h0):+.2f} | {r['spread'] or '—'} |")
     try:
         zoo, tuned = read_metadata("ensemble", checkpoint_dir), read_metadata("ensemble", Path(checkpoint_dir) / "tuned")
         lines.append(f"| **ensemble** (MNIST only: {', '.join(zoo['members'])}; tuned: {', '.join(tuned['members'])}) | "

@@ -42,13 +42,16 @@ def mixed_split(mnist, pen_images, pen_labels, ratio, seed):
     k = min(len(mnist.y), round(ratio * len(pen_labels)))
     idx = torch.randperm(len(mnist.y), generator=torch.Generator().manual_seed(seed))[:k].to(mnist.x.device)
     pen_x = torch.from_numpy(pen_images).unsqueeze(1).to(mnist.x.device)  # (N,28,28) -> (N,1,28,28)
-    return Split(torch.cat([mnist.x[idx], pen_x]), torch.cat([mnist.y[idx], torch.from_numpy(pen_labels).to(mnist.y.device)]))
+    pen_y = torch.from_numpy(pen_labels).to(mnist.y.device)
+    return Split(torch.cat([mnist.x[idx], pen_x]), torch.cat([mnist.y[idx], pen_y]))
+
 
 def train_tuned(names, drawings, zoo_dir, splits, seed=0, pen=PenConfig(), fresh=False, phases=None,
-                progress=True, renders=None, **overrides):
+                progress=True, renders=None, heldout=None, **overrides):
     """-> [(model, metadata)] for each name: fine-tuned from zoo_dir's checkpoint (fresh=True: from new
     weights), measured on MNIST test and the held-out sources, beside its MNIST-only twin.
-    `renders`: (images, labels) made earlier by training_renders with this `pen` and seed, to reuse them."""
+    `renders`: (images, labels) made earlier by training_renders with this `pen` and seed, to reuse them;
+    `heldout`: heldout_drawings(drawings), when the caller has it already."""
     train, valid, test = splits
     start = time.perf_counter()
     rows = read_rows(drawings)
@@ -59,7 +62,7 @@ def train_tuned(names, drawings, zoo_dir, splits, seed=0, pen=PenConfig(), fresh
     init = {} if fresh else {name: model.state_dict() for name, (model, _) in twins.items()}
     jobs = {name: tuned_recipe(name, **overrides) for name in names}
     runs = train_together(jobs, mix, valid, seed, phases, progress, init=init)
-    heldout = heldout_drawings(drawings)
+    heldout = heldout or heldout_drawings(drawings)
     record = split_record(drawings, rows)
     finished = []
     for name, run in runs.items():
@@ -77,18 +80,20 @@ def train_tuned(names, drawings, zoo_dir, splits, seed=0, pen=PenConfig(), fresh
         finished.append((model, meta))
     return finished
 
+
 def tuned_dir(zoo_dir):
     return Path(zoo_dir) / TUNED_DIR
 
-def choose_tuned_ensemble(directory, drawings, test):
+
+def choose_tuned_ensemble(directory, heldout, test):
     """Members chosen on the held-out sources (the only drawings the tuned set never saw); writes ensemble.json.
 
     The held-out figure of the chosen ensemble is therefore on the drawings it was chosen by; each model's own
-    figure is not, and the independent check on other writers judges both.
+    figure is not, and the independent check on other writers judges both. `heldout`: heldout_drawings(FILE).
     """
     present = [name for name in list_models() if paths(name, directory)[1].exists()]
     predictor = Predictor(directory, names=present)
-    images, labels, blank = heldout_drawings(drawings)
+    images, labels, blank = heldout
     probs = predictor.predict_batch(torch.from_numpy(images).unsqueeze(1))
     members = select_members({n: probs[n] for n in predictor.models}, labels)
     mean = average(probs, members)

@@ -135,3 +135,22 @@ def test_train_all_without_drawings_says_how_to_get_them(tmp_path):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "train_r01_v07" in result.stdout and "python -m mnist_models unipen" in result.stdout
+
+
+@needs_unipen
+def test_levers_record_each_lever_and_the_tta_row(tmp_path):
+    """Two levers on a slice of the drawings: each recorded once per model, the recipe's with its TTA twin."""
+    from mnist_models.experiments import read_results
+    from mnist_models.levers import TTA, run_levers
+    from mnist_models.report import levers_table
+    drawings = tmp_path / "slice.jsonl.gz"
+    with gzip.open(drawings, "wt") as f:
+        for row in read_rows(UNIPEN)[::40]:
+            f.write(json.dumps(row) + "\n")
+    run_levers(["lenet5"], drawings, root=tmp_path, levers=["recipe as it is", "no styles"])
+    runs = read_results("drawing-levers", tmp_path)["runs"]
+    assert sorted(r["lever"] for r in runs) == sorted(["recipe as it is", TTA, "no styles"])
+    assert {r["recipe"]["styles"] for r in runs if r["lever"] == "no styles"} == {0.0}
+    run_levers(["lenet5"], drawings, root=tmp_path, levers=["no styles"])   # recorded: not trained again
+    assert len(read_results("drawing-levers", tmp_path)["runs"]) == 3
+    assert "| no styles |" in levers_table(tmp_path)
