@@ -147,8 +147,12 @@ def train_drawing_set(args, names, splits, test_hash, phases):
               f"{m['step_seconds']:>14.1f}")
     print(f"ensemble ({ensemble['selection']}): {', '.join(ensemble['members'])}, MNIST test "
           f"{100 * ensemble['test_accuracy']:.2f} %, held-out drawings {100 * ensemble['heldout_drawing_accuracy']:.2f} %")
-    print(f"(MNIST-only -> tuned; training {rows[0]['train_seconds']:.1f} s for all {len(rows)} together, "
-          f"after {rows[0]['render_seconds']:.1f} s of rendering {rows[0]['pen_renders']:,} pen drawings)")
+    groups = {}  # models on the same mix trained together: {MNIST share: (names, seconds)}
+    for m in rows:
+        groups.setdefault(m["mnist_ratio"], ([], m["train_seconds"]))[0].append(m["name"])
+    print(f"(MNIST-only -> tuned; training {sum(s for _, s in groups.values()):.1f} s: "
+          + "; ".join(f"{len(names)} together on the {ratio:g}:1 MNIST mix {s:.1f} s" for ratio, (names, s) in groups.items())
+          + f"; after {rows[0]['render_seconds']:.1f} s of rendering {rows[0]['pen_renders']:,} pen drawings)")
 
 
 if __name__ == "__main__":

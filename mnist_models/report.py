@@ -193,18 +193,19 @@ def tuned_table(checkpoint_dir="checkpoints"):
                                "which no tuned model trained on.")
 
 
-def levers_table(experiments_dir="experiments"):
-    """Markdown: what each lever of the tuned recipe gave, per model, beside the recipe as it is."""
+def levers_table(experiments_dir="experiments", name="drawing-levers"):
+    """Markdown: what each lever of the tuned recipe gave, per model, beside the recipe as it is (only the
+    levers some model ran)."""
     from .experiments import read_results
     from .levers import LEVERS, TTA
-    runs = read_results("drawing-levers", experiments_dir)["runs"]
+    runs = read_results(name, experiments_dir)["runs"]
     if not runs:
         return "_Not run yet: `python -m mnist_models levers --drawings FILE`._"
     models = list(dict.fromkeys(r["model"] for r in runs))
     got = {(r["lever"], r["model"]): r for r in runs}
     lines = ["| lever | what changes | " + " | ".join(f"`{m}` MNIST test % | `{m}` held-out %" for m in models) + " |",
              "|---|---|" + "---:|---:|" * len(models)]
-    for lever in [*LEVERS, TTA]:
+    for lever in [lever for lever in [*LEVERS, TTA] if any(k[0] == lever for k in got)]:
         why = LEVERS[lever][3] if lever in LEVERS else "each drawing classified 9 times (±1 px, ±8°, thicker, thinner), averaged"
         cells = []
         for m in models:
@@ -238,6 +239,7 @@ def readme_with_table(readme_text, checkpoint_dir="checkpoints", experiments_dir
     text = fill_block(text, "experiment-batch-size", batch_table(checkpoint_dir, experiments_dir))
     text = fill_block(text, "tuned", tuned_table(checkpoint_dir))
     text = fill_block(text, "drawing-levers", levers_table(experiments_dir))
+    text = fill_block(text, "drawing-levers-mlps", levers_table(experiments_dir, "drawing-levers-mlps"))
     return fill_block(text, "experiment-bf16", bf16_table(checkpoint_dir, experiments_dir))
 
 
