@@ -12,12 +12,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from mnist_models import Sets, to_mnist
+from mnist_models import Sets, mirror, to_mnist
 from mnist_models.predict import SETS
 from mnist_models.preprocess import check_size
 from mnist_models.study import saliency, saliency_image
+from mnist_models.visitors import Drawings
 from tabs import compare
 from tabs import train as train_tab
+from tabs import visitors
 
 log = logging.getLogger("demo")
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -222,6 +224,13 @@ def analyse(sketch, model_name, mine=None, trained_on=None):
             comparison_html(probs, mine, chosen), status)
 
 
+def analyse_page(sketch, model_name, mine=None, trained_on=None):
+    """analyse, plus what the label row needs: shown once there is an answer, and that answer ("Right")."""
+    out = analyse(sketch, model_name, mine, trained_on)
+    answer = None if out[0] is None else int(max(out[0], key=out[0].get))
+    return (*out, gr.update(visible=answer is not None), answer)
+
+
 def classify(image):
     """API: image file (or array) -> {"ensemble": the default answer, "ensemble_set": its set, "models": {name:
     {...}} (the zoo), "sets": {set: {"models": ..., "ensemble": ...}}}; prediction null if blank."""
@@ -262,8 +271,9 @@ CSS = """
 """
 # Phones: give the canvas the page's side margins. A raw <style>, since Gradio scopes `css` to its
 # content area, which can't reach the page padding around it.
+# The introduction gives way too: on a phone the answer and the label buttons must fit beside the canvas.
 PHONE_CSS = "<style>@media (max-width: 520px) { .app.fillable { padding-left: 4px !important; " \
-            "padding-right: 4px !important; } }</style>"
+            "padding-right: 4px !important; } #intro p { display: none; } }</style>"
 
 # Gradio's sketchpad opens (and re-opens after "clear") with no tool selected; a visitor should be
 # able to draw at once, so whenever the brush is not selected we select it. Never while a pointer is
@@ -295,27 +305,38 @@ unavailable_note = ("" if not predictor.unavailable else
                     "`python train_all.py` creates them.")
 
 zoo = compare.Zoo(CHECKPOINTS, EXPERIMENTS)
+drawings = Drawings()  # DRAWINGS_DB, else data/drawings.sqlite: created on the first save
+try:
+    drawings.mirror = mirror.from_environment(drawings)  # a Space with DRAWINGS_DATASET: kept on the Hub too
+except Exception as e:  # the Hub unreachable: the page still serves, saving keeps to the local file
+    log.warning("the drawings' Hub copy is off: %s", e)
+collection = visitors.Collection(drawings, sets, sketch_to_array)
 
 # delete_cache: the Train tab's downloads are copied into Gradio's cache; drop them after a day
 with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
     gr.Markdown("# ✍️ MNIST model zoo\nDraw a digit. Every model classifies it as you draw; "
                 "pick one to see its probabilities, what it sees and why. Compare them, or train your own "
-                "and put it beside them. " + unavailable_note)
+                "and put it beside them.", elem_id="intro")
+    if unavailable_note:
+        gr.Markdown(unavailable_note)
     with gr.Tab("Draw", id="draw"):
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
+                # the answer and the label row sit with the canvas: on a phone they stay in view while drawing
+                status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
                 sketch = gr.Sketchpad(
                     elem_id="sketch", label="Draw here", type="numpy", image_mode="RGBA",
                     canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
                     brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
                     eraser=gr.Eraser(default_size=BRUSH * 2), height=460, width=460)
+                shown = gr.State(None)  # the answer on the page, which "Right" confirms
+                label_row = visitors.label_row(collection, sketch, shown)
                 with gr.Row():
                     seen = gr.Image(label="What the model sees (28×28)", elem_id="seen", height=200, width=200,
                                     interactive=False, buttons=[])
                     why_image = gr.Image(label="Why: red pushed toward its answer, blue away", elem_id="why",
                                          height=200, width=200, interactive=False, buttons=[])
             with gr.Column(scale=1, min_width=320):
-                status = gr.Markdown("### ✏️ Draw a digit (0–9) in the box", elem_id="status")
                 trained_on = gr.Radio(TRAINED_ON, value=DEFAULT_SET, label="Trained on", elem_id="trained-on",
                                       visible=len(TRAINED_ON) > 1)
                 model = gr.Dropdown(CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="model")
@@ -323,27 +344,34 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
                 card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="card")
         gr.Markdown("## All models, same drawing")
         table = gr.HTML(comparison_html(None), elem_id="table")
-    with gr.Tab("Compare", id="compare"):
+    with gr.Tab("Compare", id="compare") as compare_tab:
+        refresh_visitors, visitors_shown = visitors.compare_section(collection)
         compare.build(zoo, predictor)
     with gr.Tab("Train", id="train"):
         mine = gr.State({})  # this visitor's own models: never shared, never written to checkpoints/
         train_tab.build(mine, model, CHOICES, EXPERIMENTS)
 
-    outputs = [label, card, seen, why_image, table, status]
+    outputs = [label, card, seen, why_image, table, status, label_row, shown]
     inputs = [sketch, model, mine, trained_on]
-    sketch.change(analyse, inputs, outputs, trigger_mode="always_last", show_progress="hidden", api_name="analyse")
-    model.change(analyse, inputs, outputs, show_progress="hidden", api_name=False)
-    trained_on.change(analyse, inputs, outputs, show_progress="hidden", api_name=False)
+    sketch.change(analyse_page, inputs, outputs, trigger_mode="always_last", show_progress="hidden", api_name="analyse")
+    model.change(analyse_page, inputs, outputs, show_progress="hidden", api_name=False)
+    trained_on.change(analyse_page, inputs, outputs, show_progress="hidden", api_name=False)
+    compare_tab.select(refresh_visitors, None, visitors_shown, api_name=False)  # live: re-read on every visit
 
     # A programmatic endpoint: an image file in, every model's answer out (see README).
     # gr.File, not gr.Image: a non-image upload reaches classify, which says what is wrong with it
     api_image = gr.File(type="filepath", visible=False)
     api_result = gr.JSON(visible=False)
     gr.Button(visible=False).click(classify, api_image, api_result, api_name="classify")
+    # An image file and its label in, {"saved": id, "count": N} out (see README); a Textbox, so any label
+    # reaches the server's own check and gets its reason back
+    api_label = gr.Textbox(visible=False)
+    gr.Button(visible=False).click(collection.api_save, [api_image, api_label], api_result, api_name="save_drawing",
+                                   **visitors.SAVES)
 
 # Two requests at a time per event: while one request is in Gradio's upload and JSON work, the other
 # computes. Measured against one on this 2-core machine with 32 clients (benchmarks/bench_load.py,
-# figures in BENCHMARKS.md), two has led or tied in every run. The queue is bounded so a flood gets
+# figures in docs/benchmarks.md), two has led or tied in every run. The queue is bounded so a flood gets
 # "queue full" at once instead of unbounded waits.
 CONCURRENCY = int(os.environ.get("DEMO_CONCURRENCY", "2"))
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "128")))
@@ -353,7 +381,8 @@ log.info("ready: %s loaded in %.2f s since import",
          time.perf_counter() - started)
 
 MAX_UPLOAD = "10mb"  # an 800x800 drawing is ~30 kB as PNG; far bigger uploads are refused by the server
-PAGE = dict(css=CSS + compare.CSS, js=JS, head=PHONE_CSS, max_file_size=MAX_UPLOAD)
+PAGE = dict(css=CSS + compare.CSS + visitors.CSS, js=f"() => {{ ({JS})(); ({visitors.POINTER_JS})(); }}",
+            head=PHONE_CSS, max_file_size=MAX_UPLOAD)
 
 if __name__ == "__main__":
     demo.launch(**PAGE)

@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_models predict|table|evaluate|ensemble|study|repeats|experiment|figures|unipen|tuned-repeats ...`.
+"""Command line: `python -m mnist_models predict|table|evaluate|ensemble|study|repeats|experiment|figures|unipen|tuned-repeats|levers|visitors ...`.
 Run with --help for details."""
 import argparse
 import json
@@ -50,7 +50,7 @@ def table(args):
     from .report import readme_with_table, results_table, with_logs
     if args.update:
         for path in map(Path, args.update):
-            path.write_text(with_logs(readme_with_table(path.read_text(), args.checkpoints), path.parent))
+            path.write_text(with_logs(readme_with_table(path.read_text(), args.checkpoints), "."))  # logs: from the repository root
     else:
         print(results_table(args.checkpoints))
     return 0
@@ -178,6 +178,23 @@ def levers(args):
     return 0
 
 
+def visitors(args):
+    from .visitors import Drawings, SaveRefused, export, measure, report
+    drawings = Drawings(args.db)
+    try:
+        if args.action == "export":
+            if not args.out:
+                print("visitors export needs --out FILE.jsonl.gz", file=sys.stderr)
+                return 2
+            print(f"{export(drawings, args.out):,} drawings -> {args.out}")
+        else:
+            print(report(measure(drawings.rows())))
+    except SaveRefused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def figures(args):
     from .figures import write_figures
     for path in write_figures(args.checkpoints, args.experiments, args.out):
@@ -196,7 +213,8 @@ def main(argv=None):
     pt = sub.add_parser("table", help="print the README results table from the checkpoint metadata")
     pt.add_argument("--checkpoints", default="checkpoints")
     pt.add_argument("--update", metavar="FILE.md", nargs="+",
-                    help="rewrite the results table and the benchmark log blocks inside these files instead")
+                    help="rewrite the generated tables and the benchmark log blocks inside these files instead "
+                         "(run from the repository root: make docs does README.md docs/*.md)")
     pt.set_defaults(run=table)
     pe = sub.add_parser("evaluate", help="accuracy on pen-drawn digits rendered like the demo's sketchpad")
     pe.add_argument("--drawings", required=True, help="UNIPEN-style .jsonl.gz of strokes")
@@ -260,6 +278,11 @@ def main(argv=None):
         parser.add_argument("--checkpoints", default="checkpoints")
         parser.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else data/)")
         parser.set_defaults(run=run)
+    pv = sub.add_parser("visitors", help="every model on the drawings visitors labelled (or `export` them all)")
+    pv.add_argument("action", nargs="?", default="report", choices=["report", "export"])
+    pv.add_argument("--db", help="the database (default: $DRAWINGS_DB, else data/drawings.sqlite)")
+    pv.add_argument("--out", help="export: the .jsonl.gz to write (one drawing per line)")
+    pv.set_defaults(run=visitors)
     args = p.parse_args(argv)
     return args.run(args)
 

@@ -1,8 +1,14 @@
 """Shared fixtures: the real MNIST test set (from $MNIST_DIR, else data/, downloading if possible)."""
+import os
+import tempfile
+
 import pytest
 import torch
 
 from mnist_models.data import Split, load_mnist
+
+# The demo's visitor drawings go to a throw-away database, never the repository's data/
+os.environ["DRAWINGS_DB"] = os.path.join(tempfile.mkdtemp(prefix="drawings-"), "drawings.sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +39,14 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly, last, when the browser tests did not run (no chromium), which ones, why, and the fix."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "browser tests not run" in str(r.longrepr)]
+    if skipped:
+        why = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else str(skipped[0].longrepr)
+        terminalreporter.section("browser tests not run")
+        terminalreporter.write_line(f"{len(skipped)} browser tests did not run: "
+                                    + ", ".join(r.nodeid.split("::")[-1] for r in skipped))
+        terminalreporter.write_line(why.replace("Skipped: ", ""))

@@ -6,6 +6,7 @@ from mnist_models.data import sha256_of_test_files
 from mnist_models.evaluate import mnist_test_scores
 from mnist_models.train import evaluate
 
+pytestmark = pytest.mark.slow  # re-measures every committed checkpoint on the full MNIST test set
 FLOORS = {  # test accuracy, %: issue 4's targets
     "fcn-bn": 98.8, "fcn-dropout": 98.6, "mlp-500": 98.8, "mlp-128": 98.3, "lenet5": 99.2,
     "custom-mlp-1": 96.0, "custom-mlp-2": 97.5, "custom-mlp-3": 97.5, "custom-mlp-4": 97.5,

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import numpy as np
 from PIL import Image
 
@@ -23,6 +25,7 @@ def save_digit(path, digit_28):
     canvas.convert("RGB").save(path)
 
 
+@pytest.mark.slow
 def test_predict_one_model_on_real_digits(tmp_path, mnist_test):
     paths = []
     for i in range(5):
@@ -40,6 +43,7 @@ def test_predict_one_model_on_real_digits(tmp_path, mnist_test):
         assert len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-4
 
 
+@pytest.mark.slow
 def test_predict_all_blank_and_unreadable(tmp_path, mnist_test):
     good, blank, bad = tmp_path / "seven.png", tmp_path / "blank.png", tmp_path / "broken.png"
     save_digit(good, mnist_test.x[0, 0].numpy())
@@ -58,6 +62,7 @@ def test_predict_all_blank_and_unreadable(tmp_path, mnist_test):
     assert all(r["prediction"] is None and "blank" in r["reason"] for r in by_image["blank.png"].values())
 
 
+@pytest.mark.slow
 def test_predict_ensemble_only(tmp_path, mnist_test):
     path = tmp_path / "two.png"
     save_digit(path, mnist_test.x[1, 0].numpy())

@@ -124,6 +124,7 @@ def test_classify_api_shape(tmp_path, mnist_test):
     assert result["ensemble"]["prediction"] is None and "blank" in result["reason"]
 
 
+@pytest.mark.slow
 def test_page_starts_without_checkpoints(tmp_path):
     code = ("import demo; print('MODELS', len(demo.predictor.models)); "
             "print('STATUS', demo.analyse(None, None)[5]); print('CARD', demo.model_card(None))")

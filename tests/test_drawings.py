@@ -53,6 +53,7 @@ def drawing_results():
     return predictor, drawing_scores(predictor, images, labels, blank)[0], len(labels)
 
 
+@pytest.mark.slow
 def test_recorded_drawing_accuracy_reproduces(drawing_results):
     predictor, scores, n = drawing_results
     for name, meta in predictor.metadata.items():
@@ -67,6 +68,7 @@ def test_drawing_accuracy_targets(drawing_results):
     assert scores["ensemble"] >= 0.98                                          # issue 4: ensemble >= 98 %
 
 
+@pytest.mark.slow
 def test_fast_path_gives_the_eager_answers_on_real_drawings():
     # issue 8: cropping on 8-bit values and frozen graphs must not change what anybody sees
     if not DRAWINGS.exists():

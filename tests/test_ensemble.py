@@ -42,6 +42,7 @@ def test_a_worse_model_is_not_added():
     assert select_members(probs, LABELS) == ["good"]
 
 
+@pytest.mark.slow
 def test_committed_ensemble_is_the_one_selection_chooses(tmp_path):
     """Re-make the choice on the real validation split: same members, same validation and test figures."""
     stored = Predictor().ensemble_metadata

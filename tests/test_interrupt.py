@@ -13,6 +13,7 @@ import pytest
 from mnist_models import load_model
 from mnist_models.checkpoint import read_metadata
 
+pytestmark = pytest.mark.slow  # interrupts real training processes
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = "mlp-128,custom-mlp-6"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -93,6 +93,7 @@ def test_time_and_memory_limits_stop_a_run_and_keep_the_model(tiny_splits):
     assert big["visitor"]["stopped"] == "memory limit"
 
 
+@pytest.mark.slow
 def test_child_process_streams_events_and_returns_a_loadable_checkpoint():
     events = list(playground.train_in_child(TINY))
     assert [e["kind"] for e in events][0] == "start" and events[-1]["kind"] == "done"
@@ -105,6 +106,7 @@ def test_child_process_streams_events_and_returns_a_loadable_checkpoint():
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 def test_child_process_stops_when_asked():
     flag, events = threading.Event(), []
     for event in playground.train_in_child(dict(TINY, epochs=30, train_images=20000), flag):
@@ -146,6 +148,7 @@ def finished_in_tab():
     return last
 
 
+@pytest.mark.slow
 def test_the_visitors_model_joins_the_draw_tab(finished_in_tab):
     import demo
     _, _, _, result, download, mine, dropdown = finished_in_tab
@@ -202,6 +205,7 @@ def test_start_handler_takes_the_settings_in_the_controls_order():
     assert list(inspect.signature(tab.run).parameters)[:len(tab.FIELDS)] == tab.FIELDS
 
 
+@pytest.mark.slow
 def test_presets_name_the_reported_figure_and_our_reproduction(monkeypatch):
     from mnist_models.experiments import summarise
     from tabs import train as tab

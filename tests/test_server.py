@@ -1,5 +1,6 @@
 """The named API endpoints through a real Gradio server, driven by gradio_client."""
 import numpy as np
+import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -40,6 +41,7 @@ def test_bad_uploads_get_clear_errors(server_url, tmp_path):
     assert client.predict(handle_file(str(blank)), api_name="/classify")["ensemble"]["prediction"] is None
 
 
+@pytest.mark.slow
 def test_train_endpoint_streams_a_short_training(server_url):
     from mnist_models import playground
     client = Client(server_url, verbose=False)

@@ -7,6 +7,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import numpy as np
 from gradio_client import Client, handle_file
 from huggingface_hub import metadata_load
@@ -15,6 +17,7 @@ from PIL import Image
 from mnist_models.models import list_models
 from mnist_models.space import describe, main, space_files
 
+pytestmark = pytest.mark.slow  # starts the app from the uploaded files, as a Space does
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -167,6 +167,7 @@ def run_module(*args, timeout=600):
 
 
 @pytest.mark.parametrize("experiment", ["regularization", "fcn-depth", "batch-size", "bf16"])
+@pytest.mark.slow
 def test_experiment_command_end_to_end(tmp_path, experiment):
     result = run_module("experiment", experiment, "--seeds", "0", "--epochs", "1", "--train-limit", "600",
                         "--device", "cpu", "--root", str(tmp_path))
@@ -189,6 +190,7 @@ def test_experiment_command_end_to_end(tmp_path, experiment):
     assert rerun.returncode == 0 and rerun.stdout == ""   # everything recorded: nothing trained again
 
 
+@pytest.mark.slow
 def test_experiment_models_option_trains_only_those(tmp_path):
     result = run_module("experiment", "batch-size", "--models", "lenet5,mlp-128", "--seeds", "0", "--epochs", "1",
                         "--train-limit", "600", "--device", "cpu", "--root", str(tmp_path))
@@ -241,6 +243,7 @@ def test_batch_table_known_answer(tmp_path):
         "| `cnn` | no repeats | 99.00 (n=1) | — | — | — |"]
 
 
+@pytest.mark.slow
 def test_repeats_command_end_to_end(tmp_path):
     out = tmp_path / "not" / "yet"  # a folder that does not exist yet: once lost a finished 93-minute cnn run
     result = run_module("repeats", "--models", "custom-mlp-6,mlp-128", "--seeds", "1-2", "--epochs", "1",

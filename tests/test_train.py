@@ -60,6 +60,7 @@ def test_history_records_each_epoch(small_splits):
     assert run.best[1] == min(run.history, key=lambda row: row["valid_loss"])["epoch"]
 
 
+@pytest.mark.slow
 def test_every_model_is_compiled_not_only_the_first_few(small_splits, monkeypatch):
     # every compiled model is a cache entry for the same code; past dynamo's recompile limit (8 by
     # default, 1 here to keep the test short) the rest would train eager, with only a logged warning

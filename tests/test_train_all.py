@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mnist_models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +17,7 @@ def run_train_all(*args):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_train_all_smoke(tmp_path):
     out = tmp_path / "ck"
     result = run_train_all("--device", "cpu", "--models", "mlp-128,lenet5", "--epochs", "2",
@@ -44,6 +47,7 @@ def test_train_all_smoke(tmp_path):
     assert json.loads((out / "mlp-128.json").read_text())["test_accuracy"] > 0.5
 
 
+@pytest.mark.slow
 def test_train_all_quick(tmp_path):
     result = run_train_all("--device", "cpu", "--quick", "--models", "custom-mlp-6,mlp-128", "--train-limit", "2000",
                            "--out", str(tmp_path))
@@ -59,6 +63,7 @@ def test_train_all_rejects_unknown_model(tmp_path):
     assert result.returncode != 0 and "valid names" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_all_missing_data_says_where(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MNIST_DIR"}
     result = subprocess.run([sys.executable, "train_all.py", "--data-dir", str(tmp_path / "nowhere"),
@@ -69,6 +74,7 @@ def test_train_all_missing_data_says_where(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_or_partial_mnist_file_is_named_with_the_fix(tmp_path):
     from mnist_models.data import resolve_data_dir
     raw = tmp_path / "mnist" / "MNIST" / "raw"

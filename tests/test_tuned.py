@@ -75,6 +75,7 @@ def test_unipen_converter_names_a_wrong_folder(tmp_path):
 
 @needs_unipen
 @pytest.mark.parametrize("name", TUNED_NAMES)
+@pytest.mark.slow
 def test_tuned_checkpoint_names_its_data_and_reproduces_its_accuracies(name, mnist_test, heldout):
     model, meta = load_model(name, TUNED)
     twin, twin_meta = load_model(name)
@@ -92,6 +93,7 @@ def test_tuned_checkpoint_names_its_data_and_reproduces_its_accuracies(name, mni
 
 @needs_unipen
 @pytest.mark.skipif(not TUNED_NAMES, reason="no tuned set committed")
+@pytest.mark.slow
 def test_tuned_ensemble_reproduces_its_accuracies(mnist_test, heldout):
     predictor = Predictor(TUNED, names=TUNED_NAMES)
     meta = predictor.ensemble_metadata
@@ -106,6 +108,7 @@ def test_tuned_ensemble_reproduces_its_accuracies(mnist_test, heldout):
 
 
 @needs_unipen
+@pytest.mark.slow
 def test_train_all_with_drawings_end_to_end(tmp_path):
     """The zoo's lenet5 fine-tuned on a slice of the drawings into OUT/tuned/, then its ensemble chosen."""
     out, drawings = tmp_path / "ck", tmp_path / "slice.jsonl.gz"
@@ -129,6 +132,7 @@ def test_train_all_with_drawings_end_to_end(tmp_path):
     assert load_model("lenet5", out)[1]["weights_sha256"] == meta["init_from"]["weights_sha256"]  # zoo untouched
 
 
+@pytest.mark.slow
 def test_train_all_without_drawings_says_how_to_get_them(tmp_path):
     result = subprocess.run([sys.executable, "train_all.py", "--models", "mlp-128", "--epochs", "1", "--train-limit",
                              "500", "--out", str(tmp_path), "--device", "cpu"], cwd=ROOT, capture_output=True,
@@ -138,6 +142,7 @@ def test_train_all_without_drawings_says_how_to_get_them(tmp_path):
 
 
 @needs_unipen
+@pytest.mark.slow
 def test_levers_record_each_lever_and_the_tta_row(tmp_path):
     """Two levers on a slice of the drawings: each recorded once per model, the recipe's with its TTA twin."""
     from mnist_models.experiments import read_results
