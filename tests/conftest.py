@@ -41,6 +41,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own short summary: the last thing above the counts
 def pytest_terminal_summary(terminalreporter):
     """Say plainly, last, when the browser tests did not run (no chromium), which ones, why, and the fix."""
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if "browser tests not run" in str(r.longrepr)]
