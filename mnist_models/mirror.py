@@ -61,11 +61,15 @@ def from_environment(drawings, folder="data/drawings-shards"):
     repo, token = os.environ.get("DRAWINGS_DATASET"), os.environ.get("HF_TOKEN")
     if not repo or not token:
         return None
-    from huggingface_hub import CommitScheduler, snapshot_download
-    restored = snapshot_download(repo, repo_type="dataset", token=token, allow_patterns=[f"{SHARDS}/*.jsonl"],
-                                 local_dir=Path(folder).parent / "drawings-restored")
-    added = drawings.restore(replay(restored))
-    log.info("restored %d drawing(s) from %s", added, repo)
-    scheduler = CommitScheduler(repo_id=repo, repo_type="dataset", folder_path=folder, path_in_repo=SHARDS,
+    import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
+    try:
+        restored = huggingface_hub.snapshot_download(repo, repo_type="dataset", token=token,
+                                                     allow_patterns=[f"{SHARDS}/*.jsonl"],
+                                                     local_dir=Path(folder).parent / "drawings-restored")
+        log.info("restored %d drawing(s) from %s", drawings.restore(replay(restored)), repo)
+    except RepositoryNotFoundError:  # the first start: the scheduler creates it
+        log.info("%s does not exist yet: it is created with the first push", repo)
+    scheduler = huggingface_hub.CommitScheduler(repo_id=repo, repo_type="dataset", folder_path=folder, path_in_repo=SHARDS,
                                 every=5, token=token, private=True)
     return Mirror(folder, scheduler)

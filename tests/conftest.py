@@ -7,8 +7,10 @@ import torch
 
 from mnist_models.data import Split, load_mnist
 
-# The demo's visitor drawings go to a throw-away database, never the repository's data/
+# The demo's visitor drawings go to a throw-away database, never the repository's data/, and Gradio's
+# cache to this run's own folder: a shared /tmp/gradio made by another user is not writable
 os.environ["DRAWINGS_DB"] = os.path.join(tempfile.mkdtemp(prefix="drawings-"), "drawings.sqlite")
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="gradio-"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -233,3 +235,31 @@ def test_visitors_command_reports_and_exports(tmp_path, digits):
         exported = [json.loads(line) for line in f]
     assert [e["label"] for e in exported] == [label for _, label in digits[:4]]
     assert all("session" not in e for e in exported)
+
+
+def test_the_hub_copy_is_off_unless_configured_and_a_first_start_needs_no_dataset(tmp_path, monkeypatch, digits):
+    import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
+    drawings = Drawings(tmp_path / "d.sqlite")
+    monkeypatch.delenv("DRAWINGS_DATASET", raising=False)
+    assert mirror.from_environment(drawings, tmp_path / "shards") is None
+    made = {}
+
+    class Scheduler:   # stands in for CommitScheduler: no network here
+        def __init__(self, **kwargs):
+            made.update(kwargs)
+            self.lock = threading.Lock()
+
+    def missing(*args, **kwargs):
+        raise RepositoryNotFoundError("no such dataset",
+                                      response=httpx.Response(404, request=httpx.Request("GET", "https://hf.co")))
+
+    monkeypatch.setenv("DRAWINGS_DATASET", "someone/drawings")
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", missing)
+    monkeypatch.setattr(huggingface_hub, "CommitScheduler", Scheduler)
+    copy = mirror.from_environment(drawings, tmp_path / "shards")
+    assert made["repo_id"] == "someone/drawings" and made["repo_type"] == "dataset" and made["path_in_repo"] == "shards"
+    Collection(Drawings(tmp_path / "d.sqlite", mirror=copy), demo.sets, demo.sketch_to_array).save(
+        digits[0][0], digits[0][1], "mouse", "v")
+    assert len(mirror.replay(tmp_path / "shards")) == 1   # what the scheduler pushes
