@@ -103,19 +103,30 @@ def main():
             savers.start()
             time.sleep(5)  # the savers connected and busy
             before, start = counts[0], time.perf_counter()
+            cpu_before = cpu_seconds(server.pid), cpu_seconds(savers.pid)
             loaded = percentiles(classify_times())
-            rate = (counts[0] - before) / (time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            rate = (counts[0] - before) / wall
+            server_cores, savers_cores = ((cpu_seconds(pid) - b) / wall for pid, b in zip((server.pid, savers.pid), cpu_before))
             stop.set()
             savers.join(timeout=120)
             how = f"each client every {pace:g} s" if pace else "back to back"
             print(f"   saves {concurrency} at a time, {how}: alone p50 {alone[0]:6.1f} ms (p95 {alone[1]:6.1f}); while "
                   f"saving p50 {loaded[0]:6.1f} ms (p95 {loaded[1]:6.1f}) = {loaded[0] / alone[0]:.2f}x; "
                   f"{rate:.1f} saves/s, {counts[1]} save errors")
+            print(f"     CPU meanwhile: the server {server_cores:.2f} cores, the {args.clients} saving clients {savers_cores:.2f} cores "
+                  f"(of 2)")
             while not errors.empty():
                 print(f"     error: {errors.get()}")
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def save_load(url, files, clients, stop, counts, pace, errors):
