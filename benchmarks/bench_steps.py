@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_training import grouped_c3  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe_training  # noqa: E402
 from mnist_models.data import load_splits  # noqa: E402
 from mnist_models.models import Conv3x3, PartialConv, list_models  # noqa: E402
 from mnist_models.train import Run, recipe  # noqa: E402
@@ -90,8 +90,7 @@ def main():
     args = p.parse_args()
     names = list_models() if args.models == "all" else args.models.split(",")
     device = torch.device(args.device)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
-    print(f"machine: {describe()}; {torch.get_num_threads()} torch threads, {gpu}, torch {torch.__version__}")
+    print(f"machine: {describe_training(device)}")
     train, _, _ = load_splits(device, data_dir=args.data_dir)
     gen = torch.Generator(device=device).manual_seed(0)
 

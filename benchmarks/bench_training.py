@@ -10,8 +10,6 @@ over 2x2 maps as convolutions, writing styles drawn into every image and kept wh
 Prints seconds per model and in all, and the ratio, from the same run.
 """
 import argparse
-import os
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -20,6 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import describe_training  # noqa: E402
 from mnist_models import augment  # noqa: E402
 from mnist_models.data import load_splits  # noqa: E402
 from mnist_models.models import Conv3x3, PartialConv, list_models  # noqa: E402
@@ -56,9 +55,7 @@ def main():
     args = p.parse_args()
     names = list_models() if args.models == "all" else args.models.split(",")
     device = torch.device(args.device)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, {gpu}, "
-          f"torch {torch.__version__}")
+    print(f"machine: {describe_training(device)}")
     train, valid, _ = load_splits(device, data_dir=args.data_dir)
     jobs = {name: recipe(name, epochs=args.epochs) for name in names}
 

@@ -17,3 +17,10 @@ def cpu_model():
 
 def describe():
     return f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def describe_training(device):
+    """The machine line of a training benchmark: the CPU, torch's threads, the GPU it ran on, torch's version."""
+    import torch
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
+    return f"{describe()}; {torch.get_num_threads()} torch threads, {gpu}, torch {torch.__version__}"

@@ -64,11 +64,13 @@ def train_tuned(names, drawings, zoo_dir, splits, seed=0, pen=PenConfig(), fresh
     twins = {name: load_model(name, zoo_dir) for name in names}
     init = {} if fresh else {name: model.state_dict() for name, (model, _) in twins.items()}
     ratios = {name: pen.mnist_ratio * TUNED_MIX.get(name, 1.0) for name in names}
-    runs, mixes = {}, {}
+    runs, mnist_images = {}, {}
     for ratio in sorted(set(ratios.values())):  # models that share a mix train together on it
-        mixes[ratio] = mixed_split(train, pen_images, pen_labels, ratio, seed)
+        mix = mixed_split(train, pen_images, pen_labels, ratio, seed)  # one mix in memory at a time
+        mnist_images[ratio] = len(mix.y) - len(pen_labels)
         jobs = {name: tuned_recipe(name, **overrides) for name in names if ratios[name] == ratio}
-        runs.update(train_together(jobs, mixes[ratio], valid, seed, phases, progress, init=init))
+        runs.update(train_together(jobs, mix, valid, seed, phases, progress, init=init))
+        del mix
     heldout = heldout or heldout_drawings(drawings)
     record = split_record(drawings, rows)
     finished = []
@@ -78,7 +80,7 @@ def train_tuned(names, drawings, zoo_dir, splits, seed=0, pen=PenConfig(), fresh
         meta.update(
             set="tuned", seen=f"MNIST + pen drawings from {', '.join(record['train_sources'])}",
             drawings=record, pen=asdict(pen), mnist_ratio=ratios[name], pen_renders=len(pen_labels),
-            mnist_images=len(mixes[ratios[name]].y) - len(pen_labels),
+            mnist_images=mnist_images[ratios[name]],
             render_seconds=round(render_seconds, 1),
             init_from=None if fresh else dict(checkpoint=f"{name}.safetensors", weights_sha256=twin_meta["weights_sha256"]),
             heldout_drawing_accuracy=drawing_accuracy(model, heldout),

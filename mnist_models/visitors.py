@@ -105,6 +105,12 @@ def input_of(row):
 
 
 FIELDS = ("uid", "session", "created", "label", "pointer", "app_version", "drawing", "input", "answers")
+INSERT = f"INSERT {{}} INTO drawings ({', '.join(FIELDS)}) VALUES ({', '.join(':' + f for f in FIELDS)})"
+
+
+def stored(record):
+    """A record as its row holds it: the answers as compact JSON."""
+    return dict(record, answers=json.dumps(record["answers"], separators=(",", ":")))
 
 
 class Drawings:
@@ -114,7 +120,7 @@ class Drawings:
     def __init__(self, path=None, limits=None, mirror=None):
         self.path = Path(path or os.environ.get("DRAWINGS_DB") or DEFAULT_DB)
         self.limits = limits or Limits()
-        self.mirror = mirror          # a hub.Mirror where a Hub dataset keeps a copy, else None
+        self.mirror = mirror          # a mirror.Mirror where a Hub dataset keeps a copy, else None
         self._recent = {}             # session -> deque of save times (the rate limit)
         self._lock = threading.Lock()
 
@@ -187,19 +193,19 @@ class Drawings:
     def save(self, record):
         """-> (id, count) once the row is on disk; SaveRefused, saying why, when nothing was written."""
         self.allow(record["session"])
-        size = len(record["drawing"]) + len(record["input"]) + len(json.dumps(record["answers"]))
+        values = stored(record)
+        size = len(values["drawing"]) + len(values["input"]) + len(values["answers"])
         db = self._connect(create=True)
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                count, used = db.execute("SELECT count(*), coalesce(sum(length(drawing) + length(input) "
-                                         "+ length(answers)), 0) FROM drawings").fetchone()
+                # the file's own size (what max_page_count caps), not a scan of every row on every save
+                count = db.execute("SELECT count(*) FROM drawings").fetchone()[0]
+                used = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
                 if count >= self.limits.max_rows or used + size > self.limits.max_bytes:
                     raise SaveRefused(f"the collection is full ({count:,} drawings, {used:,} bytes; limits "
                                       f"{self.limits.max_rows:,} drawings, {self.limits.max_bytes:,} bytes)")
-                values = dict(record, answers=json.dumps(record["answers"], separators=(",", ":")))
-                cursor = db.execute(f"INSERT INTO drawings ({', '.join(FIELDS)}) VALUES "
-                                    f"({', '.join(':' + f for f in FIELDS)})", values)
+                cursor = db.execute(INSERT.format(""), values)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -244,9 +250,7 @@ class Drawings:
         try:
             before = db.total_changes
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(f"INSERT OR IGNORE INTO drawings ({', '.join(FIELDS)}) VALUES "
-                           f"({', '.join(':' + f for f in FIELDS)})",
-                           [dict(r, answers=json.dumps(r["answers"], separators=(",", ":"))) for r in records])
+            db.executemany(INSERT.format("OR IGNORE"), [stored(r) for r in records])
             db.execute("COMMIT")
             return db.total_changes - before
         finally:
