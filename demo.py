@@ -310,7 +310,9 @@ try:
     drawings.mirror = mirror.from_environment(drawings)  # a Space with DRAWINGS_DATASET: kept on the Hub too
 except Exception as e:  # the Hub unreachable: the page still serves, saving keeps to the local file
     log.warning("the drawings' Hub copy is off: %s", e)
-collection = visitors.Collection(drawings, sets, sketch_to_array)
+# DRAWINGS_SAVE_BACKGROUND=0: saves as equals of the answers, the way bench_visitors.py measures beside the default
+collection = visitors.Collection(drawings, sets, sketch_to_array,
+                                 background=os.environ.get("DRAWINGS_SAVE_BACKGROUND", "1") != "0")
 
 # delete_cache: the Train tab's downloads are copied into Gradio's cache; drop them after a day
 with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
@@ -356,7 +358,7 @@ with gr.Blocks(title="MNIST model zoo", delete_cache=(3600, 86400)) as demo:
     sketch.change(analyse_page, inputs, outputs, trigger_mode="always_last", show_progress="hidden", api_name="analyse")
     model.change(analyse_page, inputs, outputs, show_progress="hidden", api_name=False)
     trained_on.change(analyse_page, inputs, outputs, show_progress="hidden", api_name=False)
-    compare_tab.select(refresh_visitors, None, visitors_shown, api_name=False)  # live: re-read on every visit
+    compare_tab.select(refresh_visitors, None, visitors_shown, api_name=False)  # live: what is new since the last visit
 
     # A programmatic endpoint: an image file in, every model's answer out (see README).
     # gr.File, not gr.Image: a non-image upload reaches classify, which says what is wrong with it

@@ -30,12 +30,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_demo(**env):
-    """`python demo.py` on a free port of 127.0.0.1 with extra environment -> (process, url) once it serves its page."""
+def start_demo(cpus=None, **env):
+    """`python demo.py` on a free port of 127.0.0.1 with extra environment (and only on `cpus`, a set of CPU numbers,
+    where given) -> (process, url) once it serves its page."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen([sys.executable, "demo.py"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "GRADIO_SERVER_PORT": str(port), **env})
+                              env={**os.environ, "GRADIO_SERVER_PORT": str(port), **env},
+                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     while True:
         try:
             urllib.request.urlopen(url, timeout=1)

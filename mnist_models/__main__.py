@@ -179,7 +179,7 @@ def levers(args):
 
 
 def visitors(args):
-    from .visitors import Drawings, SaveRefused, export, measure, report
+    from .visitors import Drawings, SaveRefused, Tally, export, report
     drawings = Drawings(args.db)
     try:
         if args.action == "export":
@@ -188,7 +188,7 @@ def visitors(args):
                 return 2
             print(f"{export(drawings, args.out):,} drawings -> {args.out}")
         else:
-            print(report(measure(drawings.rows())))
+            print(report(Tally(drawings)()))
     except SaveRefused as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

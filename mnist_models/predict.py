@@ -131,10 +131,11 @@ class Predictor:
         return [best] if best else [], {}
 
     @torch.inference_mode()
-    def predict_mnist(self, x, timings=None):
+    def predict_mnist(self, x, timings=None, side_by_side=True):
         """(28, 28) float32 in [0, 1] -> {name: probabilities (10,)} plus "ensemble" (mean of its members).
 
-        Pass a dict as `timings` to get each model's milliseconds for this input.
+        Pass a dict as `timings` to get each model's milliseconds for this input. side_by_side=False runs every
+        model in the calling thread: background work (a visitor's save) then never takes the answers' threads.
         """
         batch = np.asarray(x, dtype=np.float32).reshape(1, 1, 28, 28)  # (28,28) -> (1,1,28,28)
         runners = self.runners
@@ -146,14 +147,15 @@ class Predictor:
                 answers[name] = softmax(runners[name](batch)), 1000 * (time.perf_counter() - start)
             return answers
 
-        first, *rest = self.lanes()
+        first, *rest = self.lanes() if side_by_side else [list(runners)]
         others = [self._helpers.submit(run_lane, lane) for lane in rest]
         answers = run_lane(first)
         for lane in others:
             answers.update(lane.result())
         probs = {name: answers[name][0] for name in runners}  # registry order, whichever lane ran it
-        for name, (_, ms) in answers.items():
-            self.cost[name] += (ms - self.cost[name]) / 10
+        if side_by_side:  # background work's times (one lane, lowest priority) would unbalance the answers' lanes
+            for name, (_, ms) in answers.items():
+                self.cost[name] += (ms - self.cost[name]) / 10
         if timings is not None:
             timings.update({name: answers[name][1] for name in runners})
         if probs:
@@ -200,12 +202,12 @@ class Sets:
     def __getitem__(self, name):
         return self.predictors[name]
 
-    def predict_mnist(self, x, timings=None):
+    def predict_mnist(self, x, timings=None, side_by_side=True):
         """(28, 28) -> {set: Predictor.predict_mnist's dict}; `timings` {set: {name: ms}} if given."""
         out = {}
         for name, predictor in self.predictors.items():
             ms = {}
-            out[name] = predictor.predict_mnist(x, timings=ms)
+            out[name] = predictor.predict_mnist(x, timings=ms, side_by_side=side_by_side)
             if timings is not None:
                 timings[name] = ms
         return out

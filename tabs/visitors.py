@@ -9,15 +9,15 @@ import io
 import os
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 from PIL import Image
 
 from mnist_models import __version__, to_mnist
 from mnist_models.predict import SETS
-from mnist_models.visitors import SaveRefused, export, measure, new_record, parse_label, wilson
+from mnist_models.visitors import SaveRefused, Tally, argmax, export, new_record, parse_label, wilson
 from tabs.compare import confusion_html
 
 KEPT = ("Saving keeps the drawing, what the models saw and answered, your label, the time and mouse/touch/pen; "
@@ -25,18 +25,41 @@ KEPT = ("Saving keeps the drawing, what the models saw and answered, your label,
 GALLERY = 24   # the latest visitor drawings the default answer got wrong, shown in the Compare tab
 
 
+def lowest_priority():
+    """Make the calling thread run only when a CPU would otherwise idle (Linux SCHED_IDLE, else niceness 19):
+    any thread answering a drawing preempts it the moment it wakes. Lowering a priority needs no privileges."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))   # Linux: 0 is this thread, not the process
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, 19)
+        except (AttributeError, OSError):
+            pass  # no way to lower it here: saves then share the CPU as equals
+
+
 class Collection:
     """The page's side of the database: re-checks everything the page or an API client sends, then saves."""
 
-    def __init__(self, drawings, sets, read_drawing):
+    def __init__(self, drawings, sets, read_drawing, background=True):
         self.drawings, self.sets = drawings, sets
         self.read_drawing = read_drawing   # sketch value / file path -> image (ValueError saying why) or None
         self.default = f"{sets.default}/ensemble"
+        self.tally = Tally(drawings, self.default)   # the Compare tab's figures, read on from where it left off
+        # The page's saves run in one thread of their own at the lowest CPU priority: a flood of saves waits for
+        # the answers instead of slowing them (benchmarks/bench_visitors.py measures both ways). Never given back
+        # to a pool: a thread cannot raise its own priority again without privileges. background=False: each
+        # save in its caller's thread, an equal of the answers (the naive way, measured beside).
+        self.background = background and ThreadPoolExecutor(1, thread_name_prefix="visitor-saves",
+                                                            initializer=lowest_priority)
+
+    def save_in_background(self, *args):
+        """`save`, in the lowest-priority thread; the caller waits for its (id, count) or SaveRefused."""
+        return self.background.submit(self.save, *args).result() if self.background else self.save(*args)
 
     def answers(self, x):
         """(28, 28) -> every model's probabilities and weights sha256, both sets."""
         out = {}
-        for kind, probs in self.sets.predict_mnist(x).items():
+        for kind, probs in self.sets.predict_mnist(x, side_by_side=not self.background).items():
             predictor = self.sets[kind]
             out[kind] = {name: {"probabilities": [round(float(v), 5) for v in p],
                                 "sha256": predictor.metadata[name]["weights_sha256"]} for name, p in probs.items()
@@ -67,7 +90,7 @@ class Collection:
             if given is None:
                 return "Draw a digit first.", session
             try:
-                _, count = self.save(sketch, given, pointer, session)
+                _, count = self.save_in_background(sketch, given, pointer, session)
             except SaveRefused as e:
                 return f"⚠️ Not saved: {e}.", session
             return f"✅ Saved as **{given}**: thank you. Labelled drawings so far: {count:,}.", session
@@ -90,7 +113,7 @@ class Collection:
     def api_save(self, image, label, request: gr.Request):
         """API `save_drawing`: image file + label (0-9) -> {"saved": id, "count": N}, or an error saying why."""
         try:
-            saved, count = self.save(image, label, "api", f"api-{getattr(request, 'session_hash', None) or 'none'}")
+            saved, count = self.save_in_background(image, label, "api", f"api-{getattr(request, 'session_hash', None) or 'none'}")
         except SaveRefused as e:
             raise gr.Error(f"not saved: {e}") from None
         return {"saved": saved, "count": count}
@@ -99,10 +122,10 @@ class Collection:
     def measured(self):
         """-> (summary markdown, accuracy table, confusion HTML, gallery of the default answer's mistakes)."""
         try:
-            rows = self.drawings.rows()
+            m = self.tally()
+            gallery = self.latest_mistakes(m)
         except SaveRefused as e:
             return f"⚠️ {e}.", pd.DataFrame(), "", []
-        m = measure(rows, self.default)
         if not m.count:
             return ("No labelled drawings yet: draw one in the Draw tab and say what it was.", pd.DataFrame(), "", [])
         table = []
@@ -116,17 +139,14 @@ class Collection:
         k, n = m.correct.get(self.default, (0, 0))
         summary = (f"**{m.count:,} labelled drawing{'s' * (m.count != 1)}** by visitors ({', '.join(f'{p} {c:,}' for p, c in m.by_pointer.most_common())}). "
                    f"The default answer was right for **{k:,}** of them ({100 * k / max(1, n):.1f} %).")
-        kind, name = self.default.split("/")
-        gallery = []
-        for row in reversed(rows):   # newest first
-            answer = row["answers"].get(kind, {}).get(name)
-            said = None if answer is None else int(np.argmax(answer["probabilities"]))
-            if said is not None and said != row["label"]:
-                gallery.append((Image.open(io.BytesIO(row["drawing"])),
-                                f"drawn {row['label']}, answered {said} ({row['created']})"))
-            if len(gallery) == GALLERY:
-                break
         return summary, table, confusion_html(m.confusion, f"the default answer ({html.escape(self.default)})"), gallery
+
+    def latest_mistakes(self, m):
+        """Measured -> [(image, caption)] of the newest drawings the default answer got wrong, at most GALLERY."""
+        kind, name = self.default.split("/")
+        return [(Image.open(io.BytesIO(row["drawing"])),
+                 f"drawn {row['label']}, answered {argmax(row['answers'][kind][name]['probabilities'])} ({row['created']})")
+                for row in self.drawings.rows(newest_first=True, ids=m.mistakes[-GALLERY:])]
 
     def export_file(self):
         out = tempfile.NamedTemporaryFile(prefix="visitor-drawings-", suffix=".jsonl.gz", delete=False).name
@@ -160,8 +180,7 @@ POINTER_JS = """
 WITH_POINTER = "(...args) => { args[1] = window.mnistPointer || 'unknown'; return args; }"
 
 
-# Saves run one at a time, in their own lane: a flood of saves never takes the cores the answers need
-# (benchmarks/bench_visitors.py measures /classify under 32 saving clients with 1 and with 2).
+# Saves queue one at a time in their own lane, so that waiting saves never hold the server's threads.
 SAVES = dict(concurrency_id="save", concurrency_limit=int(os.environ.get("DRAWINGS_SAVE_CONCURRENCY", "1")))
 
 

@@ -16,8 +16,8 @@ from PIL import Image
 
 import demo
 from mnist_models import mirror
-from mnist_models.visitors import (MIGRATIONS, Drawings, Limits, SaveRefused, input_of, measure, parse_label,
-                                   report, wilson)
+from mnist_models.visitors import (MIGRATIONS, Drawings, Limits, SaveRefused, argmax, input_of, measure,
+                                   parse_label, report, wilson)
 from tabs.visitors import Collection
 from tests.test_demo import sketchpad_value
 
@@ -87,6 +87,32 @@ def test_blank_unreadable_and_huge_drawings_are_refused(tmp_path, digits):
     with pytest.raises(SaveRefused, match="too"):
         c.save(str(huge), 3, "api", "v")
     assert c.drawings.count() == 0
+
+
+def test_the_pages_saves_run_in_one_lowest_priority_thread_with_the_same_result(tmp_path, digits):
+    c = collection(tmp_path / "d.sqlite")
+    sketch, label = digits[0]
+    message, session = c.label(label)(sketch, "mouse", None, None)   # the page's path: through the background
+    assert message.startswith("✅ Saved as") and c.drawings.count() == 1
+    row = c.drawings.rows()[0]
+    np.testing.assert_array_equal(input_of(row), np.round(255 * demo.drawing_to_mnist(sketch)) / 255)
+    with pytest.raises(SaveRefused, match="blank"):                   # its refusals reach the caller
+        c.save_in_background(sketch_blank(), 3, "mouse", session)
+    thread = c.background.submit(threading.get_native_id).result()
+    assert thread != threading.get_native_id()
+    if hasattr(os, "SCHED_IDLE"):   # Linux: the saves' thread only runs when a CPU would otherwise idle
+        assert os.sched_getscheduler(thread) == os.SCHED_IDLE
+        assert os.sched_getscheduler(threading.get_native_id()) != os.SCHED_IDLE   # and nothing else is lowered
+    # its answers: every model of both sets, run in that thread (none on the answers' lanes), same as side by side
+    x = demo.drawing_to_mnist(sketch)
+    alone, side_by_side = demo.sets.predict_mnist(x, side_by_side=False), demo.sets.predict_mnist(x)
+    for kind in side_by_side:
+        for name in side_by_side[kind]:
+            np.testing.assert_allclose(alone[kind][name], side_by_side[kind][name], atol=1e-6)
+
+
+def sketch_blank():
+    return sketchpad_value(np.zeros((28, 28)))
 
 
 def test_undo_and_delete_touch_only_this_visits_drawings(tmp_path, digits):
@@ -217,6 +243,44 @@ def test_measure_counts_each_models_answers_against_the_labels():
     assert m.correct["tuned/cnn"] == (2, 3) and m.confusion[4, 9] == 1 and m.confusion.sum() == 3
     last = report(m).splitlines()[-1]
     assert json.loads(last) == {"count": 3, "accuracy": {"tuned/ensemble": 66.67, "tuned/cnn": 66.67}}
+
+
+def same_measure(a, b):
+    return (a.count, a.by_pointer, a.correct) == (b.count, b.by_pointer, b.correct) and (a.confusion == b.confusion).all()
+
+
+def test_the_compare_tabs_tally_reads_only_new_drawings_and_starts_over_after_a_deletion(tmp_path, digits):
+    c = collection(tmp_path / "d.sqlite")
+    for i, (sketch, label) in enumerate(digits[:6]):
+        c.save(sketch, label, "mouse" if i % 2 else "touch", "a" if i < 3 else "b")
+    assert same_measure(c.tally(), measure(c.drawings.rows(), c.default))
+    asked = []                                   # which drawings each look reads: those after `after`
+    read = c.drawings.answered_since
+    c.drawings.answered_since = lambda after: (asked.append(after), read(after))[1]
+    c.save(*digits[6], "pen", "a")
+    m = c.tally()
+    assert asked == [6] and m.count == 7 and m.by_pointer["pen"] == 1
+    assert same_measure(m, measure(c.drawings.rows(), c.default))
+    c.forget("b")                                # three counted drawings gone: counted again from the start
+    asked.clear()
+    m = c.tally()
+    assert asked == [7, 0] and m.count == 4 and same_measure(m, measure(c.drawings.rows(), c.default))
+    assert c.tally().count == 4 and asked[-1] == 7  # nothing new: one look, no rows
+
+
+def test_the_gallery_shows_the_newest_mistakes_of_the_default_answer(tmp_path, digits, monkeypatch):
+    c = collection(tmp_path / "d.sqlite")
+    wrong = [(sketch, (label + 1) % 10) for sketch, label in digits[:5]]   # labelled wrongly on purpose
+    for sketch, label in wrong + digits[5:12]:
+        c.save(sketch, label, "mouse", "v")
+    m = c.tally()
+    assert m.mistakes[:5] == [1, 2, 3, 4, 5]     # the right-labelled ones: the default answer rarely misses
+    monkeypatch.setattr("tabs.visitors.GALLERY", 3)
+    captions = [caption for _, caption in c.latest_mistakes(m)]
+    newest = m.mistakes[-3:][::-1]
+    rows = {row["id"]: row for row in c.drawings.rows()}
+    assert captions == [f"drawn {rows[i]['label']}, answered {argmax(rows[i]['answers']['tuned']['ensemble']['probabilities'])} "
+                        f"({rows[i]['created']})" for i in newest]
 
 
 def test_visitors_command_reports_and_exports(tmp_path, digits):
