@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_demo import start_demo  # noqa: E402
+from bench_demo import Probe, start_demo  # noqa: E402
 from mnist_models import playground  # noqa: E402
 
 
@@ -48,31 +48,31 @@ def p50_ms(times):
 
 
 def latency(configs, requests):
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
     digit = np.full((800, 800), 255, np.uint8)
     digit[150:650, 380:420] = 0  # a "1"
     path = os.path.join(tempfile.mkdtemp(), "one.png")
     Image.fromarray(digit).save(path)
     defaults = [playground.DEFAULTS[f] for f in playground.DEFAULTS]
 
-    def classify(client):
+    def classify(probe):   # as a browser tab calls it: gradio_client's 50 ms polling is too coarse a clock
         start = time.perf_counter()
-        assert client.predict(handle_file(path), api_name="/classify")["ensemble"]["prediction"] == 1
+        assert probe.classify(path)["ensemble"]["prediction"] == 1
         return time.perf_counter() - start
 
     for threads, niceness in configs:
         server, url = start_demo(TRAIN_THREADS=str(threads), TRAIN_NICENESS=str(niceness))
         try:
-            client, trainer = Client(url, verbose=False), Client(url, verbose=False)
-            classify(client)  # warm-up
-            idle = [classify(client) for _ in range(requests)]
+            trainer, probe = Client(url, verbose=False), Probe(url)
+            classify(probe)  # warm-up
+            idle = [classify(probe) for _ in range(requests)]
             start = time.perf_counter()
             job = trainer.submit(*defaults, api_name="/train")
             busy = []
             while not job.done():
-                busy.append(classify(client))
+                busy.append(classify(probe))
             wall = time.perf_counter() - start
-            idle += [classify(client) for _ in range(requests)]  # idle before and after: a drifting machine hits both
+            idle += [classify(probe) for _ in range(requests)]  # idle before and after: a drifting machine hits both
             result = job.outputs()[-1][3] if job.outputs() else "?"  # the tab's result line
             print(f"threads {threads}, niceness {niceness:>2}: /classify p50 idle {p50_ms(idle):.1f} ms, "
                   f"while training {p50_ms(busy):.1f} ms ({len(busy)} requests; p95 "

@@ -11,7 +11,6 @@
 3. A Compare tab visit at 20,000 drawings: every row read (the naive way) beside the tally of what is new.
 """
 import argparse
-import json
 import logging
 import multiprocessing
 import os
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["DRAWINGS_DB"] = os.path.join(tempfile.mkdtemp(prefix="bench-drawings-"), "drawings.sqlite")
 os.environ["DRAWINGS_PER_MINUTE"] = "100000"   # the load below is one process's many saves, not a visitor's
-from benchmarks.bench_demo import start_demo  # noqa: E402
+from benchmarks.bench_demo import Probe, start_demo  # noqa: E402
 from benchmarks.machine import describe  # noqa: E402
 from mnist_models.data import load_mnist  # noqa: E402
 
@@ -63,7 +62,6 @@ def main():
     p.add_argument("--pace", type=float, default=4.0, help="seconds between one client's saves, paced run")
     args = p.parse_args()
     import demo
-    import httpx
     logging.getLogger("httpx").setLevel(logging.WARNING)   # one line per request otherwise
     print(f"machine: {describe()}")
     files = digit_files(tempfile.mkdtemp(), max(args.n, args.clients * 20))
@@ -91,7 +89,7 @@ def main():
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus, client_cpus = set(cpus[:max(1, len(cpus) // 2)]), set(cpus[max(1, len(cpus) // 2):]) or None
     print(f"\n2. /classify on the real server (python demo.py on CPU {sorted(server_cpus)}), {args.calls} calls "
-          f"{1000 * args.gap:g} ms apart through Gradio's HTTP API, alone, then while {args.clients} gradio_client "
+          f"{1000 * args.gap:g} ms apart as a browser tab makes them, alone, then while {args.clients} gradio_client "
           f"clients save drawings (another process, on CPU {sorted(client_cpus) if client_cpus else 'the same'}); "
           f"{args.rounds} rounds while saving, each between two alone")
     os.sched_setaffinity(0, server_cpus)  # the probe: a visitor's browser on the server's side of the machine
@@ -102,11 +100,11 @@ def main():
         server, url = start_demo(cpus=server_cpus, DRAWINGS_DB=os.path.join(tempfile.mkdtemp(), "d.sqlite"),
                                  DRAWINGS_PER_MINUTE="100000", DRAWINGS_SAVE_BACKGROUND=background)
         try:
-            http = httpx.Client(timeout=60)
+            probe = Probe(url)
             one = files[0][0]
-            classify_times(http, url, one, args.calls, args.gap)  # warm-up
+            classify_times(probe, one, args.calls, args.gap)  # warm-up
             # alone and loaded rounds in turn, so that a slow moment of the machine is seen in both
-            alone, loaded, rates, cores, failed = [classify_times(http, url, one, args.calls, args.gap)], [], [], [], 0
+            alone, loaded, rates, cores, failed = [classify_times(probe, one, args.calls, args.gap)], [], [], [], 0
             for _ in range(args.rounds):
                 stop, counts, errors = multiprocessing.Event(), multiprocessing.Array("i", 2), multiprocessing.Queue()
                 savers = multiprocessing.Process(target=save_load, args=(url, files, args.clients, stop, counts, pace,
@@ -115,7 +113,7 @@ def main():
                 time.sleep(5)  # the savers connected and busy
                 saved, start = counts[0], time.perf_counter()
                 cpu_before = cpu_seconds(server.pid), cpu_seconds(savers.pid)
-                loaded.append(classify_times(http, url, one, args.calls, args.gap))
+                loaded.append(classify_times(probe, one, args.calls, args.gap))
                 wall = time.perf_counter() - start
                 rates.append((counts[0] - saved) / wall)
                 cores.append([(cpu_seconds(pid) - b) / wall for pid, b in zip((server.pid, savers.pid), cpu_before)])
@@ -124,7 +122,7 @@ def main():
                 failed += counts[1]
                 while not errors.empty():
                     print(f"     error: {errors.get()}")
-                alone.append(classify_times(http, url, one, args.calls, args.gap))
+                alone.append(classify_times(probe, one, args.calls, args.gap))
             how = f"each client every {pace / 2:g}-{1.5 * pace:g} s" if pace else "back to back"
             how = f"the same requests refused at once (label 'x'), {how}" if refused else how
             how += "" if background == "1" else ", each in the thread Gradio gave it (the naive way)"
@@ -181,31 +179,12 @@ def compare_tab_visits(demo, rows_wanted):
           f"({summary.split('**')[1]})")
 
 
-def classify_call(http, url, path):
-    """One /classify through Gradio's documented HTTP API (what `curl` does): upload the file, call, read the
-    event stream to its end. Event-driven like a browser; gradio_client polls for messages every 50 ms, too
-    coarse a clock for a few milliseconds' change."""
-    with open(path, "rb") as f:
-        served = http.post(url + "gradio_api/upload", files={"files": (Path(path).name, f, "image/png")}).json()[0]
-    call = http.post(url + "gradio_api/call/classify", json={"data": [{"path": served, "meta": {"_type": "gradio.FileData"}}]})
-    with http.stream("GET", url + f"gradio_api/call/classify/{call.json()['event_id']}") as events:
-        event = None
-        for line in events.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif event in ("complete", "error") and line.startswith("data:"):
-                if event == "error":
-                    raise RuntimeError(f"/classify failed: {line}")
-                return json.loads(line[5:])
-    raise RuntimeError("/classify: the event stream ended without an answer")
-
-
-def classify_times(http, url, path, n, gap):
+def classify_times(probe, path, n, gap):
     """-> milliseconds of n /classify calls, one every `gap` s at most (a visitor drawing, not a flood)."""
     ms = []
     for _ in range(n):
         start = time.perf_counter()
-        classify_call(http, url, path)
+        probe.classify(path)
         ms.append(1000 * (time.perf_counter() - start))
         time.sleep(max(0.0, gap - ms[-1] / 1000))
     return ms
