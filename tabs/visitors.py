@@ -180,8 +180,9 @@ POINTER_JS = """
 WITH_POINTER = "(...args) => { args[1] = window.mnistPointer || 'unknown'; return args; }"
 
 
-# Saves queue one at a time in their own lane, so that waiting saves never hold the server's threads.
-SAVES = dict(concurrency_id="save", concurrency_limit=int(os.environ.get("DRAWINGS_SAVE_CONCURRENCY", "1")))
+# Saves queue one at a time in their own lane (the one background thread runs them in turn anyway), so that
+# waiting saves wait in Gradio's queue, never in the server's threads.
+SAVES = dict(concurrency_id="save", concurrency_limit=1)
 
 
 def label_row(collection, sketch, shown):
