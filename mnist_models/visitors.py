@@ -269,22 +269,31 @@ class Drawings:
 
     def rows(self, newest_first=False, limit=None, session=None, ids=None):
         """Every drawing (of `session`; with one of `ids`) as a dict, answers parsed, oldest first unless asked."""
+        return list(self.each_row(newest_first, limit, session, ids))
+
+    def each_row(self, newest_first=False, limit=None, session=None, ids=None):
+        """`rows`, one at a time: the export streams the whole collection without holding it in memory. The file
+        is opened here, so an unusable one is refused before the caller writes anything."""
         db = self._connect()
         if db is None:
-            return []
-        try:
-            where, values = [], []
-            if session is not None:
-                where.append("session = ?")
-                values.append(session)
-            if ids is not None:
-                where.append(f"id IN ({', '.join('?' * len(ids))})")
-                values += [int(i) for i in ids]
-            sql = "SELECT * FROM drawings" + (" WHERE " + " AND ".join(where) if where else "")
-            sql += " ORDER BY id" + (" DESC" if newest_first else "") + (f" LIMIT {int(limit)}" if limit else "")
-            return [dict(r, answers=json.loads(r["answers"])) for r in db.execute(sql, values)]
-        finally:
-            db.close()
+            return iter(())
+        where, values = [], []
+        if session is not None:
+            where.append("session = ?")
+            values.append(session)
+        if ids is not None:
+            where.append(f"id IN ({', '.join('?' * len(ids))})")
+            values += [int(i) for i in ids]
+        sql = "SELECT * FROM drawings" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY id" + (" DESC" if newest_first else "") + (f" LIMIT {int(limit)}" if limit else "")
+
+        def stream():
+            try:
+                for r in db.execute(sql, values):
+                    yield dict(r, answers=json.loads(r["answers"]))
+            finally:
+                db.close()
+        return stream()
 
     def answered_since(self, after):
         """-> (the id, label, pointer and answers of every drawing with an id above `after`, oldest first; how many
@@ -327,11 +336,12 @@ def from_public(item, session="restored"):
 
 def export(drawings, out):
     """The whole collection -> OUT (.jsonl.gz, one drawing per line) -> how many rows."""
-    rows = drawings.rows()
+    n = 0
     with gzip.open(out, "wt", encoding="utf-8") as f:
-        for row in rows:
+        for row in drawings.each_row():
             f.write(json.dumps(public(row), separators=(",", ":")) + "\n")
-    return len(rows)
+            n += 1
+    return n
 
 
 # ---------------------------------------------------------------- what the answers say
